@@ -1,0 +1,52 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "Koinon",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "koinon-worker", targets: ["koinon-worker"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        // OpenBLAS from Debian (libopenblas-dev): matrix products.
+        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
+        // Hand-written element-wise kernels with AVX-512 / AVX2 variants picked at run time.
+        .target(
+            name: "CKernels",
+            path: "Sources/CKernels",
+            cSettings: [
+                // Always optimised (even in debug builds); reassociation lets the
+                // compiler vectorise reductions. No -ffast-math: NaN/Inf must survive.
+                .unsafeFlags([
+                    "-O3", "-fno-math-errno", "-fno-trapping-math", "-fno-signed-zeros",
+                    "-fassociative-math", "-ffp-contract=fast",
+                ]),
+            ]
+        ),
+        .target(name: "Kernels", dependencies: ["CBLAS", "CKernels"]),
+        .target(name: "NeoModel", dependencies: ["Kernels"]),
+        .target(
+            name: "WorkerKit",
+            dependencies: ["NeoModel", "Kernels", .product(name: "Logging", package: "swift-log")]
+        ),
+        .executableTarget(
+            name: "koinon-worker",
+            dependencies: [
+                "WorkerKit", "NeoModel", "Kernels",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "worker"
+        ),
+        .testTarget(name: "KernelsTests", dependencies: ["Kernels", "CKernels"]),
+        .testTarget(
+            name: "NeoModelTests",
+            dependencies: ["NeoModel", "Kernels", "WorkerKit"],
+            resources: [.copy("Fixtures")]
+        ),
+    ]
+)

@@ -1,0 +1,191 @@
+import CBLAS
+import CKernels
+import Foundation
+
+/// The CPU backend: OpenBLAS sgemm for matrix products, hand-written SIMD
+/// kernels (CKernels) for everything else, split over `threads` cores.
+public struct CPUBackend: Backend {
+    public let threads: Int
+
+    public init(threads: Int? = nil) {
+        self.threads = max(1, threads ?? ProcessInfo.processInfo.activeProcessorCount)
+        BLASRuntime.setThreads(self.threads)
+    }
+
+    public var summary: String { "cpu: \(BLASRuntime.summary), \(threads) threads" }
+
+    // Element-wise work below this many elements per thread is not worth a split.
+    private static let grain = 16_384
+
+    public func linearForward(out: FloatPointer, input: ConstFloatPointer, weight: ConstFloatPointer,
+                              bias: ConstFloatPointer?, rows: Int, inFeatures: Int, outFeatures: Int) {
+        if let bias { kn_fill_rows(out, bias, rows, outFeatures) }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(outFeatures), Int32(inFeatures),
+                    1, input, Int32(inFeatures), weight, Int32(inFeatures), bias == nil ? 0 : 1, out, Int32(outFeatures))
+    }
+
+    public func linearBackward(dInput: FloatPointer?, accumulateInput: Bool, dWeight: FloatPointer,
+                               dBias: FloatPointer?, dOut: ConstFloatPointer, input: ConstFloatPointer,
+                               weight: ConstFloatPointer, rows: Int, inFeatures: Int, outFeatures: Int) {
+        if let dInput {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(inFeatures), Int32(outFeatures),
+                        1, dOut, Int32(outFeatures), weight, Int32(inFeatures), accumulateInput ? 1 : 0,
+                        dInput, Int32(inFeatures))
+        }
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(outFeatures), Int32(inFeatures), Int32(rows),
+                    1, dOut, Int32(outFeatures), input, Int32(inFeatures), 1, dWeight, Int32(inFeatures))
+        if let dBias {
+            // Columns split across threads; each thread reads every row of its columns.
+            parallelRanges(outFeatures, threads: threads, minChunk: max(16, Self.grain / max(rows, 1))) { cols in
+                kn_column_sum(dBias + cols.lowerBound, dOut + cols.lowerBound, rows, cols.count, outFeatures)
+            }
+        }
+    }
+
+    public func layerNormForward(out: FloatPointer, mean: FloatPointer, rstd: FloatPointer, input: ConstFloatPointer,
+                                 weight: ConstFloatPointer, bias: ConstFloatPointer, rows: Int, channels: Int,
+                                 epsilon: Float) {
+        parallelRanges(rows, threads: threads, minChunk: max(1, Self.grain / channels)) { r in
+            let o = r.lowerBound * channels
+            kn_layernorm_forward(out + o, mean + r.lowerBound, rstd + r.lowerBound, input + o, weight, bias,
+                                 r.count, channels, epsilon)
+        }
+    }
+
+    public func layerNormBackward(dInput: FloatPointer, dWeight: FloatPointer, dBias: FloatPointer,
+                                  dOut: ConstFloatPointer, input: ConstFloatPointer, weight: ConstFloatPointer,
+                                  mean: ConstFloatPointer, rstd: ConstFloatPointer, rows: Int, channels: Int) {
+        // Each chunk sums its weight/bias gradients privately; the partial sums are
+        // added in chunk order so the result does not depend on thread timing.
+        let chunks = max(1, min(threads, rows / max(1, Self.grain / channels)))
+        let partial = FloatBuffer(count: chunks * 2 * channels)
+        concurrentChunks(chunks) { c in
+            let r = chunkRange(c, of: chunks, count: rows)
+            let o = r.lowerBound * channels
+            let pw = partial.pointer + c * 2 * channels
+            kn_layernorm_backward(dInput + o, pw, pw + channels, dOut + o, input + o, weight,
+                                  mean + r.lowerBound, rstd + r.lowerBound, r.count, channels)
+        }
+        for c in 0..<chunks {
+            let pw = partial.pointer + c * 2 * channels
+            kn_add(dWeight, dWeight, pw, channels)
+            kn_add(dBias, dBias, pw + channels, channels)
+        }
+    }
+
+    public func geluForward(out: FloatPointer, input: ConstFloatPointer, count: Int) {
+        parallelRanges(count, threads: threads, minChunk: Self.grain) { r in
+            kn_gelu_forward(out + r.lowerBound, input + r.lowerBound, r.count)
+        }
+    }
+
+    public func geluBackward(dInput: FloatPointer, input: ConstFloatPointer, dOut: ConstFloatPointer, count: Int) {
+        parallelRanges(count, threads: threads, minChunk: Self.grain) { r in
+            kn_gelu_backward(dInput + r.lowerBound, input + r.lowerBound, dOut + r.lowerBound, r.count)
+        }
+    }
+
+    public func add(out: FloatPointer, _ a: ConstFloatPointer, _ b: ConstFloatPointer, count: Int) {
+        parallelRanges(count, threads: threads, minChunk: Self.grain) { r in
+            kn_add(out + r.lowerBound, a + r.lowerBound, b + r.lowerBound, r.count)
+        }
+    }
+
+    public func embeddingForward(out: FloatPointer, tokens: UnsafePointer<Int32>, wte: ConstFloatPointer,
+                                 wpe: ConstFloatPointer, batch: Int, seqLen: Int, channels: Int) {
+        parallelRanges(batch * seqLen, threads: threads, minChunk: max(1, Self.grain / channels)) { r in
+            kn_embedding_forward(out, tokens, wte, wpe, r.lowerBound, r.upperBound, seqLen, channels)
+        }
+    }
+
+    public func embeddingBackward(dWte: FloatPointer, dWpe: FloatPointer, dOut: ConstFloatPointer,
+                                  tokens: UnsafePointer<Int32>, batch: Int, seqLen: Int, channels: Int) {
+        // A scatter-add with repeated tokens: one thread keeps it race-free and ordered.
+        kn_embedding_backward(dWte, dWpe, dOut, tokens, batch * seqLen, seqLen, channels)
+    }
+
+    public func attentionForward(out: FloatPointer, att: FloatPointer, qkv: ConstFloatPointer,
+                                 batch: Int, seqLen: Int, channels: Int, heads: Int, window: Int) {
+        let hd = channels / heads, T = seqLen, C = channels
+        let scratchPer = hd * T + 2 * T
+        parallelRanges(batch * heads, threads: threads) { pairs in
+            let scratch = FloatBuffer(count: scratchPer)
+            for pair in pairs {
+                let b = pair / heads, h = pair % heads
+                let q = qkv + b * T * 3 * C + h * hd
+                kn_attention_forward(out + b * T * C + h * hd, att + pair * T * T, q, q + C, q + 2 * C,
+                                     T, 3 * C, C, hd, window, scratch.pointer)
+            }
+        }
+    }
+
+    public func attentionBackward(dQKV: FloatPointer, dOut: ConstFloatPointer, att: ConstFloatPointer,
+                                  qkv: ConstFloatPointer, batch: Int, seqLen: Int, channels: Int, heads: Int,
+                                  window: Int) {
+        let hd = channels / heads, T = seqLen, C = channels
+        let scratchPer = hd * T + 2 * T
+        parallelRanges(batch * heads, threads: threads) { pairs in
+            let scratch = FloatBuffer(count: scratchPer)
+            for pair in pairs {
+                let b = pair / heads, h = pair % heads
+                let base = b * T * 3 * C + h * hd
+                let d = dQKV + base, q = qkv + base
+                kn_attention_backward(d, d + C, d + 2 * C, dOut + b * T * C + h * hd, att + pair * T * T,
+                                      q, q + C, q + 2 * C, T, 3 * C, C, hd, window, scratch.pointer)
+            }
+        }
+    }
+
+    public func crossEntropy(logits: FloatPointer, targets: UnsafePointer<Int32>, rows: Int, vocab: Int,
+                             gradScale: Float) -> Double {
+        let chunks = max(1, min(threads, rows))
+        var partial = [Double](repeating: 0, count: chunks)
+        partial.withUnsafeMutableBufferPointer { out in
+            let out = out.baseAddress!
+            concurrentChunks(chunks) { c in
+                var s = 0.0
+                for r in chunkRange(c, of: chunks, count: rows) {
+                    s += Double(kn_cross_entropy_row(logits + r * vocab, vocab, targets[r], gradScale))
+                }
+                out[c] = s
+            }
+        }
+        return partial.reduce(0, +)
+    }
+
+    public func sumOfSquares(_ x: ConstFloatPointer, count: Int) -> Double {
+        let chunks = max(1, min(threads, count / Self.grain))
+        var partial = [Double](repeating: 0, count: chunks)
+        partial.withUnsafeMutableBufferPointer { out in
+            let out = out.baseAddress!
+            concurrentChunks(chunks) { c in
+                let r = chunkRange(c, of: chunks, count: count)
+                out[c] = kn_sum_squares(x + r.lowerBound, r.count)
+            }
+        }
+        return partial.reduce(0, +)
+    }
+
+    public func scale(_ x: FloatPointer, by s: Float, count: Int) {
+        parallelRanges(count, threads: threads, minChunk: Self.grain) { r in kn_scale(x + r.lowerBound, s, r.count) }
+    }
+
+    public func zero(_ x: FloatPointer, count: Int) {
+        parallelRanges(count, threads: threads, minChunk: Self.grain * 4) { r in
+            (x + r.lowerBound).update(repeating: 0, count: r.count)
+        }
+    }
+
+    public func adamW(parameters: FloatPointer, gradients: ConstFloatPointer, m: FloatPointer, v: FloatPointer,
+                      segments: [DecaySegment], step: AdamWStep) {
+        let bc1 = 1 - Float(pow(Double(step.beta1), Double(step.step)))
+        let bc2 = 1 - Float(pow(Double(step.beta2), Double(step.step)))
+        for segment in segments {
+            parallelRanges(segment.count, threads: threads, minChunk: Self.grain) { r in
+                let o = segment.offset + r.lowerBound
+                kn_adamw(parameters + o, gradients + o, m + o, v + o, r.count, step.learningRate, step.beta1,
+                         step.beta2, step.epsilon, segment.weightDecay, bc1, bc2, step.gradientScale)
+            }
+        }
+    }
+}
