@@ -46,7 +46,8 @@ let package = Package(
         .testTarget(
             name: "NeoModelTests",
             dependencies: ["NeoModel", "Kernels", "WorkerKit"],
-            resources: [.copy("Fixtures")]
+            // Reference fixtures from scripts/make_fixtures.py, read in place.
+            exclude: ["Fixtures"]
         ),
     ]
 )

@@ -210,6 +210,11 @@ def main():
         return 2
 
     torch.set_num_threads(args.threads)
+    load_start = os.getloadavg()[0]
+    if load_start > 0.5:
+        print(f"warning: 1-minute load average is {load_start:.2f} before starting; other processes "
+              "(e.g. a build) compete for the CPU and will distort both sides' numbers",
+              file=sys.stderr, flush=True)
     rows = []
     for name in names:
         kwargs, batch, seq = PRESETS[name]
@@ -232,7 +237,8 @@ def main():
     print()
     print(f"PyTorch {torch.__version__} (transformers {transformers.__version__}), CPU float32, "
           f"torch.set_num_threads({args.threads}), {platform.machine()}, "
-          f"{os.cpu_count()} logical CPUs")
+          f"{os.cpu_count()} logical CPUs, load average {load_start:.2f} at start / "
+          f"{os.getloadavg()[0]:.2f} at end")
     print()
     print("| preset | batch x seq | PyTorch tokens/s | Koinon tokens/s | ratio | Koinon GFLOP/s | Koinon peak MiB |")
     print("|---|---|---:|---:|---:|---:|---:|")

@@ -227,3 +227,4 @@ float kn_cross_entropy_row(float *logits, size_t V, int32_t target, float grad_s
 void kn_adamw(float *p, const float *g, float *m, float *v, size_t n, float lr, float beta1,
               float beta2, float eps, float weight_decay, float bias_correction1,
               float bias_correction2, float grad_scale) { active->adamw(p, g, m, v, n, lr, beta1, beta2, eps, weight_decay, bias_correction1, bias_correction2, grad_scale); }
+

@@ -1,0 +1,37 @@
+import ArgumentParser
+import Foundation
+import Kernels
+import Logging
+import NeoModel
+import WorkerKit
+
+struct KoinonWorker: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "koinon-worker",
+        abstract: "Koinon worker: trains GPT-Neo models on donated compute.",
+        subcommands: [ModelCommand.self, BenchCommand.self])
+}
+
+/// Options every compute command shares.
+struct ComputeOptions: ParsableArguments {
+    @Option(help: "CPU threads (default: all cores).")
+    var threads: Int?
+
+    func backend(logger: Logger) -> CPUBackend {
+        let backend = CPUBackend(threads: threads)
+        logger.info("backend \(backend.summary)")
+        return backend
+    }
+}
+
+func makeLogger() -> Logger {
+    LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+    return Logger(label: "koinon-worker")
+}
+
+/// Turns a thrown error into one clear line and a failing exit code.
+func failing<T>(_ body: () throws -> T) throws -> T {
+    do { return try body() } catch let e as ValidationError { throw e } catch {
+        throw ValidationError("\(error)")
+    }
+}
