@@ -15,7 +15,8 @@ One PyTorch training step: forward with labels (HF's shifted mean cross entropy)
 torch.optim.AdamW(lr=1e-4, weight_decay 0.1 on parameters with dim >= 2, 0 otherwise) step,
 zero_grad(set_to_none=True). Random token inputs, all dropouts 0. 2 warm-up steps, then steps
 are timed with time.perf_counter until at least --min-seconds (default 10) have passed and at
-least 3 steps were taken (or exactly --steps N steps if given).
+least 3 steps were taken (or exactly --steps N steps if given). --steps is always passed on to
+Koinon; --min-seconds and --threads only when given explicitly.
 tokens/s = batch * seq * steps / seconds.
 
 Usage (from the repository root, after `swift build -c release`):
@@ -142,7 +143,7 @@ def bench_torch(name, steps=None, min_seconds=10.0, seed=0):
     }
 
 
-def bench_koinon(path, name, steps=None):
+def bench_koinon(path, name, steps=None, min_seconds=None, threads=None):
     if not (os.path.isfile(path) and os.access(path, os.X_OK)):
         raise RuntimeError(
             f"Koinon binary not found or not executable: {path!r} "
@@ -151,6 +152,10 @@ def bench_koinon(path, name, steps=None):
     cmd = [path, "bench", "--preset", name, "--json"]
     if steps is not None:
         cmd += ["--steps", str(steps)]
+    if min_seconds is not None:
+        cmd += ["--min-seconds", str(min_seconds)]
+    if threads is not None:
+        cmd += ["--threads", str(threads)]
     proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     if proc.returncode != 0:
         raise RuntimeError(
@@ -192,8 +197,11 @@ def main():
     ap.add_argument("--skip-koinon", action="store_true", help="only run the PyTorch side")
     ap.add_argument("--steps", type=int, default=None,
                     help="timed steps per preset (both sides); default: time >= --min-seconds")
-    ap.add_argument("--min-seconds", type=float, default=10.0, help="minimum timed seconds (PyTorch)")
-    ap.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (default 2)")
+    ap.add_argument("--min-seconds", type=float, default=None,
+                    help="minimum timed seconds (default 10; passed to Koinon only when given)")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="torch.set_num_threads (default 2; passed to Koinon only when given, "
+                         "Koinon's own default is all cores)")
     args = ap.parse_args()
 
     names = [n.strip() for n in args.presets.split(",") if n.strip()]
@@ -209,7 +217,9 @@ def main():
               file=sys.stderr)
         return 2
 
-    torch.set_num_threads(args.threads)
+    threads = args.threads if args.threads is not None else 2
+    min_seconds = args.min_seconds if args.min_seconds is not None else 10.0
+    torch.set_num_threads(threads)
     load_start = os.getloadavg()[0]
     if load_start > 0.5:
         print(f"warning: 1-minute load average is {load_start:.2f} before starting; other processes "
@@ -219,7 +229,7 @@ def main():
     for name in names:
         kwargs, batch, seq = PRESETS[name]
         print(f"[torch] {name}: batch {batch} x {seq} ...", file=sys.stderr, flush=True)
-        t = bench_torch(name, steps=args.steps, min_seconds=args.min_seconds)
+        t = bench_torch(name, steps=args.steps, min_seconds=min_seconds)
         print(f"[torch] {name}: {t['steps']} steps in {t['seconds']:.2f} s, "
               f"{t['tokens_per_second']:.1f} tokens/s ({t['parameters']:,} parameters)",
               file=sys.stderr, flush=True)
@@ -227,7 +237,8 @@ def main():
         if not args.skip_koinon:
             print(f"[koinon] {name} ...", file=sys.stderr, flush=True)
             try:
-                k = bench_koinon(args.koinon, name, steps=args.steps)
+                k = bench_koinon(args.koinon, name, steps=args.steps, min_seconds=args.min_seconds,
+                                 threads=args.threads)
             except RuntimeError as e:
                 print(f"error: {e}", file=sys.stderr)
                 return 1
@@ -236,7 +247,7 @@ def main():
 
     print()
     print(f"PyTorch {torch.__version__} (transformers {transformers.__version__}), CPU float32, "
-          f"torch.set_num_threads({args.threads}), {platform.machine()}, "
+          f"torch.set_num_threads({threads}), {platform.machine()}, "
           f"{os.cpu_count()} logical CPUs, load average {load_start:.2f} at start / "
           f"{os.getloadavg()[0]:.2f} at end")
     print()

@@ -1,0 +1,37 @@
+# Koinon: `make demo` runs a real training benchmark, `make test` runs every test.
+SWIFT ?= swift
+WORKER := .build/release/koinon-worker
+
+.PHONY: all deps build release test demo bench bench-reference fixtures clean
+
+all: build
+
+# System packages the build needs (OpenBLAS, pkg-config); installs only what is missing.
+deps:
+	@scripts/install-deps.sh
+
+build: deps
+	$(SWIFT) build
+
+release: deps
+	$(SWIFT) build -c release
+
+test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+# Until the coordinator lands: a real training run of the char-small model
+# (forward + backward + AdamW) with its throughput, GFLOP/s and memory.
+demo: release
+	$(WORKER) bench --preset char-small
+
+# Koinon against PyTorch on every preset, same machine, same run (needs pip torch + transformers).
+bench-reference: release
+	python3 benchmarks/torch_reference.py --koinon $(WORKER)
+
+# Regenerates the reference fixtures (needs pip torch + transformers).
+fixtures:
+	python3 scripts/make_fixtures.py
+
+clean:
+	rm -rf .build
