@@ -156,7 +156,14 @@ def bench_koinon(path, name, steps=None, min_seconds=None, threads=None):
         cmd += ["--min-seconds", str(min_seconds)]
     if threads is not None:
         cmd += ["--threads", str(threads)]
-    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # On Linux, getrusage(RUSAGE_SELF).ru_maxrss of a freshly exec'd child starts at the RSS of
+    # the process that forked it (the high-water mark of the pre-exec address space is kept), so
+    # spawned straight from this Python process (GBs after the 125M presets) Koinon would report
+    # our peak as its own. Go through a small /bin/sh that forks the worker (no exec) instead.
+    spawn = cmd
+    if os.path.exists("/bin/sh"):
+        spawn = ["/bin/sh", "-c", '"$@"; exit $?', "sh"] + cmd
+    proc = subprocess.run(spawn, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     if proc.returncode != 0:
         raise RuntimeError(
             f"{' '.join(cmd)} exited with status {proc.returncode}\n"

@@ -3,173 +3,42 @@
 #include <string.h>
 #include "ckernels.h"
 
-void kn_avx512_layernorm_forward(float *out, float *mean, float *rstd, const float *inp,
-                          const float *weight, const float *bias, size_t N, size_t C, float eps);
-void kn_avx2_layernorm_forward(float *out, float *mean, float *rstd, const float *inp,
-                          const float *weight, const float *bias, size_t N, size_t C, float eps);
-void kn_generic_layernorm_forward(float *out, float *mean, float *rstd, const float *inp,
-                          const float *weight, const float *bias, size_t N, size_t C, float eps);
-void kn_avx512_layernorm_backward(float *dinp, float *dweight, float *dbias, const float *dout,
-                           const float *inp, const float *weight, const float *mean,
-                           const float *rstd, size_t N, size_t C);
-void kn_avx2_layernorm_backward(float *dinp, float *dweight, float *dbias, const float *dout,
-                           const float *inp, const float *weight, const float *mean,
-                           const float *rstd, size_t N, size_t C);
-void kn_generic_layernorm_backward(float *dinp, float *dweight, float *dbias, const float *dout,
-                           const float *inp, const float *weight, const float *mean,
-                           const float *rstd, size_t N, size_t C);
-void kn_avx512_gelu_forward(float *out, const float *inp, size_t n);
-void kn_avx2_gelu_forward(float *out, const float *inp, size_t n);
-void kn_generic_gelu_forward(float *out, const float *inp, size_t n);
-void kn_avx512_gelu_backward(float *dinp, const float *inp, const float *dout, size_t n);
-void kn_avx2_gelu_backward(float *dinp, const float *inp, const float *dout, size_t n);
-void kn_generic_gelu_backward(float *dinp, const float *inp, const float *dout, size_t n);
-void kn_avx512_add(float *out, const float *a, const float *b, size_t n);
-void kn_avx2_add(float *out, const float *a, const float *b, size_t n);
-void kn_generic_add(float *out, const float *a, const float *b, size_t n);
-void kn_avx512_fill_rows(float *out, const float *bias, size_t N, size_t C);
-void kn_avx2_fill_rows(float *out, const float *bias, size_t N, size_t C);
-void kn_generic_fill_rows(float *out, const float *bias, size_t N, size_t C);
-void kn_avx512_column_sum(float *out, const float *inp, size_t N, size_t C, size_t stride);
-void kn_avx2_column_sum(float *out, const float *inp, size_t N, size_t C, size_t stride);
-void kn_generic_column_sum(float *out, const float *inp, size_t N, size_t C, size_t stride);
-void kn_avx512_scale(float *x, float s, size_t n);
-void kn_avx2_scale(float *x, float s, size_t n);
-void kn_generic_scale(float *x, float s, size_t n);
-double kn_avx512_sum_squares(const float *x, size_t n);
-double kn_avx2_sum_squares(const float *x, size_t n);
-double kn_generic_sum_squares(const float *x, size_t n);
-void kn_avx512_embedding_forward(float *out, const int32_t *tokens, const float *wte, const float *wpe,
-                          size_t row0, size_t row1, size_t T, size_t C);
-void kn_avx2_embedding_forward(float *out, const int32_t *tokens, const float *wte, const float *wpe,
-                          size_t row0, size_t row1, size_t T, size_t C);
-void kn_generic_embedding_forward(float *out, const int32_t *tokens, const float *wte, const float *wpe,
-                          size_t row0, size_t row1, size_t T, size_t C);
-void kn_avx512_embedding_backward(float *dwte, float *dwpe, const float *dout, const int32_t *tokens,
-                           size_t N, size_t T, size_t C);
-void kn_avx2_embedding_backward(float *dwte, float *dwpe, const float *dout, const int32_t *tokens,
-                           size_t N, size_t T, size_t C);
-void kn_generic_embedding_backward(float *dwte, float *dwpe, const float *dout, const int32_t *tokens,
-                           size_t N, size_t T, size_t C);
-void kn_avx512_attention_forward(float *out, float *att, const float *q, const float *k, const float *v,
-                          size_t T, size_t qkv_stride, size_t out_stride, size_t hd, size_t window,
-                          float *scratch);
-void kn_avx2_attention_forward(float *out, float *att, const float *q, const float *k, const float *v,
-                          size_t T, size_t qkv_stride, size_t out_stride, size_t hd, size_t window,
-                          float *scratch);
-void kn_generic_attention_forward(float *out, float *att, const float *q, const float *k, const float *v,
-                          size_t T, size_t qkv_stride, size_t out_stride, size_t hd, size_t window,
-                          float *scratch);
-void kn_avx512_attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *att,
-                           const float *q, const float *k, const float *v, size_t T,
-                           size_t qkv_stride, size_t out_stride, size_t hd, size_t window,
-                           float *scratch);
-void kn_avx2_attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *att,
-                           const float *q, const float *k, const float *v, size_t T,
-                           size_t qkv_stride, size_t out_stride, size_t hd, size_t window,
-                           float *scratch);
-void kn_generic_attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *att,
-                           const float *q, const float *k, const float *v, size_t T,
-                           size_t qkv_stride, size_t out_stride, size_t hd, size_t window,
-                           float *scratch);
-float kn_avx512_cross_entropy_row(float *logits, size_t V, int32_t target, float grad_scale);
-float kn_avx2_cross_entropy_row(float *logits, size_t V, int32_t target, float grad_scale);
-float kn_generic_cross_entropy_row(float *logits, size_t V, int32_t target, float grad_scale);
-void kn_avx512_adamw(float *p, const float *g, float *m, float *v, size_t n, float lr, float beta1,
-              float beta2, float eps, float weight_decay, float bias_correction1,
-              float bias_correction2, float grad_scale);
-void kn_avx2_adamw(float *p, const float *g, float *m, float *v, size_t n, float lr, float beta1,
-              float beta2, float eps, float weight_decay, float bias_correction1,
-              float bias_correction2, float grad_scale);
-void kn_generic_adamw(float *p, const float *g, float *m, float *v, size_t n, float lr, float beta1,
-              float beta2, float eps, float weight_decay, float bias_correction1,
-              float bias_correction2, float grad_scale);
+// Every dispatched kernel: X(return type, name, (parameters), (arguments)).
+#define KN_KERNELS(X) \
+    X(void, layernorm_forward, (float *out, float *mean, float *rstd, const float *inp, const float *weight, const float *bias, size_t N, size_t C, float eps), (out, mean, rstd, inp, weight, bias, N, C, eps)) \
+    X(void, layernorm_backward, (float *dinp, float *dweight, float *dbias, const float *dout, const float *inp, const float *weight, const float *mean, const float *rstd, size_t N, size_t C), (dinp, dweight, dbias, dout, inp, weight, mean, rstd, N, C)) \
+    X(void, gelu_forward, (float *out, const float *inp, size_t n), (out, inp, n)) \
+    X(void, gelu_backward, (float *dinp, const float *inp, const float *dout, size_t n), (dinp, inp, dout, n)) \
+    X(void, add, (float *out, const float *a, const float *b, size_t n), (out, a, b, n)) \
+    X(void, fill_rows, (float *out, const float *bias, size_t N, size_t C), (out, bias, N, C)) \
+    X(void, column_sum, (float *out, const float *inp, size_t N, size_t C, size_t stride), (out, inp, N, C, stride)) \
+    X(void, scale, (float *x, float s, size_t n), (x, s, n)) \
+    X(double, sum_squares, (const float *x, size_t n), (x, n)) \
+    X(void, embedding_forward, (float *out, const int32_t *tokens, const float *wte, const float *wpe, size_t row0, size_t row1, size_t T, size_t C), (out, tokens, wte, wpe, row0, row1, T, C)) \
+    X(void, embedding_backward, (float *dwte, float *dwpe, const float *dout, const int32_t *tokens, size_t N, size_t T, size_t C), (dwte, dwpe, dout, tokens, N, T, C)) \
+    X(void, attention_forward, (float *out, float *att, const float *q, const float *k, const float *v, size_t T, size_t qkv_stride, size_t out_stride, size_t hd, size_t window, float *scratch), (out, att, q, k, v, T, qkv_stride, out_stride, hd, window, scratch)) \
+    X(void, attention_backward, (float *dq, float *dk, float *dv, const float *dout, const float *att, const float *q, const float *k, const float *v, size_t T, size_t qkv_stride, size_t out_stride, size_t hd, size_t window, float *scratch), (dq, dk, dv, dout, att, q, k, v, T, qkv_stride, out_stride, hd, window, scratch)) \
+    X(float, cross_entropy_row, (float *logits, size_t V, int32_t target, float grad_scale), (logits, V, target, grad_scale)) \
+    X(void, adamw, (float *p, const float *g, float *m, float *v, size_t n, float lr, float beta1, float beta2, float eps, float weight_decay, float bias_correction1, float bias_correction2, float grad_scale), (p, g, m, v, n, lr, beta1, beta2, eps, weight_decay, bias_correction1, bias_correction2, grad_scale))
+
+#define DECLARE(ret, name, params, args) \
+    ret kn_avx512_##name params; \
+    ret kn_avx2_##name params; \
+    ret kn_generic_##name params;
+KN_KERNELS(DECLARE)
 
 typedef struct {
     const char *name;
-    void (*layernorm_forward)(float *out, float *mean, float *rstd, const float *inp,
-                          const float *weight, const float *bias, size_t N, size_t C, float eps);
-    void (*layernorm_backward)(float *dinp, float *dweight, float *dbias, const float *dout,
-                           const float *inp, const float *weight, const float *mean,
-                           const float *rstd, size_t N, size_t C);
-    void (*gelu_forward)(float *out, const float *inp, size_t n);
-    void (*gelu_backward)(float *dinp, const float *inp, const float *dout, size_t n);
-    void (*add)(float *out, const float *a, const float *b, size_t n);
-    void (*fill_rows)(float *out, const float *bias, size_t N, size_t C);
-    void (*column_sum)(float *out, const float *inp, size_t N, size_t C, size_t stride);
-    void (*scale)(float *x, float s, size_t n);
-    double (*sum_squares)(const float *x, size_t n);
-    void (*embedding_forward)(float *out, const int32_t *tokens, const float *wte, const float *wpe,
-                          size_t row0, size_t row1, size_t T, size_t C);
-    void (*embedding_backward)(float *dwte, float *dwpe, const float *dout, const int32_t *tokens,
-                           size_t N, size_t T, size_t C);
-    void (*attention_forward)(float *out, float *att, const float *q, const float *k, const float *v,
-                          size_t T, size_t qkv_stride, size_t out_stride, size_t hd, size_t window,
-                          float *scratch);
-    void (*attention_backward)(float *dq, float *dk, float *dv, const float *dout, const float *att,
-                           const float *q, const float *k, const float *v, size_t T,
-                           size_t qkv_stride, size_t out_stride, size_t hd, size_t window,
-                           float *scratch);
-    float (*cross_entropy_row)(float *logits, size_t V, int32_t target, float grad_scale);
-    void (*adamw)(float *p, const float *g, float *m, float *v, size_t n, float lr, float beta1,
-              float beta2, float eps, float weight_decay, float bias_correction1,
-              float bias_correction2, float grad_scale);
+#define FIELD(ret, name, params, args) ret(*name) params;
+    KN_KERNELS(FIELD)
 } kn_table;
 
-static const kn_table table_avx512 = {
-    "avx512",
-    kn_avx512_layernorm_forward,
-    kn_avx512_layernorm_backward,
-    kn_avx512_gelu_forward,
-    kn_avx512_gelu_backward,
-    kn_avx512_add,
-    kn_avx512_fill_rows,
-    kn_avx512_column_sum,
-    kn_avx512_scale,
-    kn_avx512_sum_squares,
-    kn_avx512_embedding_forward,
-    kn_avx512_embedding_backward,
-    kn_avx512_attention_forward,
-    kn_avx512_attention_backward,
-    kn_avx512_cross_entropy_row,
-    kn_avx512_adamw,
-};
-static const kn_table table_avx2 = {
-    "avx2",
-    kn_avx2_layernorm_forward,
-    kn_avx2_layernorm_backward,
-    kn_avx2_gelu_forward,
-    kn_avx2_gelu_backward,
-    kn_avx2_add,
-    kn_avx2_fill_rows,
-    kn_avx2_column_sum,
-    kn_avx2_scale,
-    kn_avx2_sum_squares,
-    kn_avx2_embedding_forward,
-    kn_avx2_embedding_backward,
-    kn_avx2_attention_forward,
-    kn_avx2_attention_backward,
-    kn_avx2_cross_entropy_row,
-    kn_avx2_adamw,
-};
-static const kn_table table_generic = {
-    "generic",
-    kn_generic_layernorm_forward,
-    kn_generic_layernorm_backward,
-    kn_generic_gelu_forward,
-    kn_generic_gelu_backward,
-    kn_generic_add,
-    kn_generic_fill_rows,
-    kn_generic_column_sum,
-    kn_generic_scale,
-    kn_generic_sum_squares,
-    kn_generic_embedding_forward,
-    kn_generic_embedding_backward,
-    kn_generic_attention_forward,
-    kn_generic_attention_backward,
-    kn_generic_cross_entropy_row,
-    kn_generic_adamw,
-};
+#define ENTRY_AVX512(ret, name, params, args) kn_avx512_##name,
+#define ENTRY_AVX2(ret, name, params, args) kn_avx2_##name,
+#define ENTRY_GENERIC(ret, name, params, args) kn_generic_##name,
+static const kn_table table_avx512 = {"avx512", KN_KERNELS(ENTRY_AVX512)};
+static const kn_table table_avx2 = {"avx2", KN_KERNELS(ENTRY_AVX2)};
+static const kn_table table_generic = {"generic", KN_KERNELS(ENTRY_GENERIC)};
 
 static const kn_table *active = &table_generic;
 
@@ -200,31 +69,6 @@ int kn_force_simd_level(const char *level) {
     return 1;
 }
 
-void kn_layernorm_forward(float *out, float *mean, float *rstd, const float *inp,
-                          const float *weight, const float *bias, size_t N, size_t C, float eps) { active->layernorm_forward(out, mean, rstd, inp, weight, bias, N, C, eps); }
-void kn_layernorm_backward(float *dinp, float *dweight, float *dbias, const float *dout,
-                           const float *inp, const float *weight, const float *mean,
-                           const float *rstd, size_t N, size_t C) { active->layernorm_backward(dinp, dweight, dbias, dout, inp, weight, mean, rstd, N, C); }
-void kn_gelu_forward(float *out, const float *inp, size_t n) { active->gelu_forward(out, inp, n); }
-void kn_gelu_backward(float *dinp, const float *inp, const float *dout, size_t n) { active->gelu_backward(dinp, inp, dout, n); }
-void kn_add(float *out, const float *a, const float *b, size_t n) { active->add(out, a, b, n); }
-void kn_fill_rows(float *out, const float *bias, size_t N, size_t C) { active->fill_rows(out, bias, N, C); }
-void kn_column_sum(float *out, const float *inp, size_t N, size_t C, size_t stride) { active->column_sum(out, inp, N, C, stride); }
-void kn_scale(float *x, float s, size_t n) { active->scale(x, s, n); }
-double kn_sum_squares(const float *x, size_t n) { return active->sum_squares(x, n); }
-void kn_embedding_forward(float *out, const int32_t *tokens, const float *wte, const float *wpe,
-                          size_t row0, size_t row1, size_t T, size_t C) { active->embedding_forward(out, tokens, wte, wpe, row0, row1, T, C); }
-void kn_embedding_backward(float *dwte, float *dwpe, const float *dout, const int32_t *tokens,
-                           size_t N, size_t T, size_t C) { active->embedding_backward(dwte, dwpe, dout, tokens, N, T, C); }
-void kn_attention_forward(float *out, float *att, const float *q, const float *k, const float *v,
-                          size_t T, size_t qkv_stride, size_t out_stride, size_t hd, size_t window,
-                          float *scratch) { active->attention_forward(out, att, q, k, v, T, qkv_stride, out_stride, hd, window, scratch); }
-void kn_attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *att,
-                           const float *q, const float *k, const float *v, size_t T,
-                           size_t qkv_stride, size_t out_stride, size_t hd, size_t window,
-                           float *scratch) { active->attention_backward(dq, dk, dv, dout, att, q, k, v, T, qkv_stride, out_stride, hd, window, scratch); }
-float kn_cross_entropy_row(float *logits, size_t V, int32_t target, float grad_scale) { return active->cross_entropy_row(logits, V, target, grad_scale); }
-void kn_adamw(float *p, const float *g, float *m, float *v, size_t n, float lr, float beta1,
-              float beta2, float eps, float weight_decay, float bias_correction1,
-              float bias_correction2, float grad_scale) { active->adamw(p, g, m, v, n, lr, beta1, beta2, eps, weight_decay, bias_correction1, bias_correction2, grad_scale); }
-
+#define FORWARD(ret, name, params, args) \
+    ret kn_##name params { return active->name args; }
+KN_KERNELS(FORWARD)
