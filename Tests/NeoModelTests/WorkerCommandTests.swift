@@ -54,6 +54,53 @@ import Testing
         #expect(abs((json["loss"] as! Double) - log(65.0)) < 0.05)
     }
 
+    /// Python with torch + transformers, when installed (`pip install torch transformers`).
+    static let hasTransformers: Bool = {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["python3", "-c", "import torch, transformers"]
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        guard (try? p.run()) != nil else { return false }
+        p.waitUntilExit()
+        return p.terminationStatus == 0
+    }()
+
+    /// A checkpoint Koinon writes loads in transformers and gives the same loss.
+    @Test(.enabled(if: hasTransformers, "needs pip torch + transformers"))
+    func koinonCheckpointLoadsInTransformers() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let config = dir.appendingPathComponent("config.json")
+        try """
+        {"vocab_size": 50, "max_position_embeddings": 24, "hidden_size": 24, "num_layers": 2, "num_heads": 3,
+         "attention_types": [[["global", "local"], 1]], "window_size": 4, "intermediate_size": 40,
+         "initializer_range": 0.25}
+        """.write(to: config, atomically: true, encoding: .utf8)
+        let ckpt = dir.appendingPathComponent("ckpt")
+        #expect(try run(["model", "init", "--config", config.path, "--out", ckpt.path, "--seed", "9"]).status == 0)
+        let tokens = dir.appendingPathComponent("tokens.txt")
+        try "3 1 4 1 5 9 2 6 5 3 5 8 9 7 9 3 2 3 8 4\n7\n10 20 30 40 49 0\n".write(to: tokens, atomically: true, encoding: .utf8)
+        let ours = try run(["model", "eval", "--checkpoint", ckpt.path, "--tokens", tokens.path])
+        #expect(ours.status == 0, "\(ours.err)")
+
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["python3", Fixtures.root.deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("scripts/transformers_eval.py").path, ckpt.path, tokens.path]
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0)
+        let theirs = try JSONSerialization.jsonObject(with: data) as! [String: Any]
+        let mine = try JSONSerialization.jsonObject(with: Data(ours.out.utf8)) as! [String: Any]
+        #expect(theirs["tokens"] as? Int == mine["tokens"] as? Int)
+        #expect(abs((theirs["loss"] as! Double) - (mine["loss"] as! Double)) <= 1e-4)
+    }
+
     @Test func badInputGetsOneClearLine() throws {
         let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
