@@ -6,10 +6,12 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "koinon-worker", targets: ["koinon-worker"]),
+        .executable(name: "koinon-coordinator", targets: ["koinon-coordinator"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.0.0"..<"5.0.0"),
     ],
     targets: [
         // OpenBLAS from Debian (libopenblas-dev): matrix products.
@@ -33,6 +35,22 @@ let package = Package(
             name: "WorkerKit",
             dependencies: ["NeoModel", "Kernels", .product(name: "Logging", package: "swift-log")]
         ),
+        // zstd from Debian (libzstd-dev): .jsonl.zst inputs.
+        .systemLibrary(name: "CZstd", path: "Sources/CZstd"),
+        .target(name: "Tokenizer", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
+        .target(
+            name: "Dataset",
+            dependencies: ["Tokenizer", "CZstd", .product(name: "Crypto", package: "swift-crypto")]
+        ),
+        .executableTarget(
+            name: "koinon-coordinator",
+            dependencies: [
+                "Tokenizer", "Dataset",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "coordinator"
+        ),
         .executableTarget(
             name: "koinon-worker",
             dependencies: [
@@ -43,6 +61,8 @@ let package = Package(
             path: "worker"
         ),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "CKernels"]),
+        .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"], exclude: ["Fixtures"]),
+        .testTarget(name: "DatasetTests", dependencies: ["Dataset", "Tokenizer"]),
         .testTarget(
             name: "NeoModelTests",
             dependencies: ["NeoModel", "Kernels", "WorkerKit"],
