@@ -12,6 +12,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-crypto", "3.0.0"..<"5.0.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
     ],
     targets: [
         // OpenBLAS from Debian (libopenblas-dev): matrix products.
@@ -33,7 +34,10 @@ let package = Package(
         .target(name: "NeoModel", dependencies: ["Kernels"]),
         .target(
             name: "WorkerKit",
-            dependencies: ["NeoModel", "Kernels", .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "NeoModel", "Kernels", "KoinonCore", "Dataset", "Tokenizer",
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         // zstd from Debian (libzstd-dev): .jsonl.zst inputs.
         .systemLibrary(name: "CZstd", path: "Sources/CZstd"),
@@ -42,6 +46,10 @@ let package = Package(
             name: "Dataset",
             dependencies: ["Tokenizer", "CZstd", .product(name: "Crypto", package: "swift-crypto")]
         ),
+        // Pure training-run logic: run config, unit data, unit/lease state machines, aggregation.
+        .target(name: "KoinonCore", dependencies: ["NeoModel", .product(name: "Yams", package: "Yams")]),
+        // API types and binary tensor payloads shared by coordinator and worker.
+        .target(name: "Wire", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         .executableTarget(
             name: "koinon-coordinator",
             dependencies: [
@@ -54,7 +62,7 @@ let package = Package(
         .executableTarget(
             name: "koinon-worker",
             dependencies: [
-                "WorkerKit", "NeoModel", "Kernels",
+                "WorkerKit", "NeoModel", "Kernels", "Tokenizer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -63,6 +71,8 @@ let package = Package(
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "CKernels"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"], exclude: ["Fixtures"]),
         .testTarget(name: "DatasetTests", dependencies: ["Dataset", "Tokenizer"]),
+        .testTarget(name: "KoinonCoreTests", dependencies: ["KoinonCore", "NeoModel"]),
+        .testTarget(name: "WireTests", dependencies: ["Wire"]),
         .testTarget(
             name: "NeoModelTests",
             dependencies: ["NeoModel", "Kernels", "WorkerKit"],

@@ -18,7 +18,7 @@ struct BenchCommand: ParsableCommand {
         let logger = makeLogger()
         try failing {
             guard let p = Benchmark.preset(preset) else {
-                throw ValidationError("unknown preset '\(preset)'; known: \(GPTNeoConfig.presetNames.joined(separator: ", "))")
+                throw ModelInputError("unknown preset '\(preset)'; known: \(GPTNeoConfig.presetNames.joined(separator: ", "))")
             }
             let backend = compute.backend(logger: logger)
             print("bench \(p.name): batch \(p.batch) × \(p.seqLen) tokens, \(backend.summary)")

@@ -9,7 +9,7 @@ struct KoinonWorker: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "koinon-worker",
         abstract: "Koinon worker: trains GPT-Neo models on donated compute.",
-        subcommands: [ModelCommand.self, BenchCommand.self])
+        subcommands: [ModelCommand.self, BenchCommand.self, GenerateCommand.self, TrainCommand.self])
 }
 
 /// Options every compute command shares.
@@ -29,9 +29,11 @@ func makeLogger() -> Logger {
     return Logger(label: "koinon-worker")
 }
 
-/// Turns a thrown error into one clear line and a failing exit code.
+/// Turns a thrown error into one clear line on stderr and a failing exit
+/// code (argument mistakes keep ArgumentParser's usage message).
 func failing<T>(_ body: () throws -> T) throws -> T {
-    do { return try body() } catch let e as ValidationError { throw e } catch {
-        throw ValidationError("\(error)")
+    do { return try body() } catch let e as ValidationError { throw e } catch let e as ExitCode { throw e } catch {
+        FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+        throw ExitCode.failure
     }
 }

@@ -28,7 +28,7 @@ struct ModelCommand: ParsableCommand {
                 let cfg: GPTNeoConfig
                 if let preset {
                     guard let p = GPTNeoConfig.preset(preset) else {
-                        throw ValidationError("unknown preset '\(preset)'; known: \(GPTNeoConfig.presetNames.joined(separator: ", "))")
+                        throw ModelInputError("unknown preset '\(preset)'; known: \(GPTNeoConfig.presetNames.joined(separator: ", "))")
                     }
                     cfg = p
                 } else {
@@ -56,7 +56,7 @@ struct ModelCommand: ParsableCommand {
                 let model = try Checkpoint.load(from: URL(fileURLWithPath: checkpoint), backend: compute.backend(logger: logger))
                 let sequences = try TokenFile.read(URL(fileURLWithPath: tokens))
                 let (sum, count) = try model.evaluate(sequences: sequences)
-                guard count > 0 else { throw ValidationError("\(tokens) has no sequence with two or more tokens") }
+                guard count > 0 else { throw ModelInputError("\(tokens) has no sequence with two or more tokens") }
                 let result: [String: Double] = ["loss": sum / Double(count), "tokens": Double(count),
                                                 "sequences": Double(sequences.count)]
                 let encoder = JSONEncoder()

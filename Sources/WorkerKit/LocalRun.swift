@@ -1,0 +1,113 @@
+import Dataset
+import Foundation
+import Kernels
+import KoinonCore
+import NeoModel
+import Tokenizer
+
+/// `koinon-worker train --local`: a whole run in one process, with exactly the
+/// distributed recipe: each step's global batch is cut into the run's units,
+/// each unit's mean gradient is computed on its windows, and the step applies
+/// the mean of the unit gradients, summed in unit order. It is the reference
+/// the distributed run must reproduce.
+public final class LocalRun: @unchecked Sendable {
+    public struct StepRecord: Sendable, Equatable, Codable {
+        public var step: Int
+        public var trainLoss: Double
+        public var validationLoss: Double?
+        public var learningRate: Double
+        public var gradientNorm: Double
+    }
+
+    public let config: RunConfig
+    public let model: GPTNeo
+    public let tokenizer: BPETokenizer
+    let trainer: Trainer
+    let train: SplitReader
+    let validation: SplitReader?
+    let windows: TrainingWindows
+    let gradientSum: FloatBuffer
+    public private(set) var history: [StepRecord] = []
+
+    /// `runDirectory`: where relative paths in the config (dataset, model config) start.
+    public init(config: RunConfig, runDirectory: URL, backend: any Backend) throws {
+        self.config = config
+        let datasetURL = URL(fileURLWithPath: config.dataset, relativeTo: runDirectory).standardizedFileURL
+        let manifest = try DatasetManifest.load(fromDatasetDirectory: datasetURL)
+        tokenizer = try BPETokenizer(directory: datasetURL.appendingPathComponent("tokenizer"))
+        let hfConfig = config.model.config.flatMap {
+            FileManager.default.contents(atPath: URL(fileURLWithPath: $0, relativeTo: runDirectory).path)
+        }
+        let modelConfig = try config.modelConfig(hfConfig: hfConfig, tokenizerVocabSize: tokenizer.vocabSize)
+        model = try GPTNeo(config: modelConfig, backend: backend)
+        model.initializeParameters(seed: config.seed)
+        trainer = try Trainer(model: model, optimizer: config.adamW, batch: config.batch.sequencesPerUnit,
+                              seqLen: config.batch.sequenceLength)
+        train = try SplitReader(datasetDirectory: datasetURL, manifest: manifest, split: .train)
+        validation = try? SplitReader(datasetDirectory: datasetURL, manifest: manifest, split: .validation)
+        guard train.totalTokens > config.batch.sequenceLength else {
+            throw DatasetReadError("the train split (\(train.totalTokens) tokens) is shorter than one window")
+        }
+        windows = TrainingWindows(seed: config.seed, sequenceLength: config.batch.sequenceLength,
+                                  sequencesPerUnit: config.batch.sequencesPerUnit, totalTokens: train.totalTokens)
+        gradientSum = FloatBuffer(count: model.layout.count)
+    }
+
+    /// The mean gradient and loss of one unit, into `trainer.gradients`.
+    public func unitGradient(step: Int, unit: Int) throws -> Double {
+        let (tokens, targets) = try train.batch(offsets: windows.offsets(step: step, unit: unit),
+                                                sequenceLength: config.batch.sequenceLength)
+        return try trainer.computeGradients(tokens: tokens, targets: targets)
+    }
+
+    /// One optimizer step (0-based `step`), recorded in `history`.
+    @discardableResult
+    public func runStep(_ step: Int) throws -> StepRecord {
+        let units = config.batch.unitsPerStep
+        let be = model.backend
+        be.zero(gradientSum.pointer, count: gradientSum.count)
+        var loss = 0.0
+        for unit in 0..<units {
+            loss += try unitGradient(step: step, unit: unit)
+            be.add(out: gradientSum.pointer, gradientSum.pointer, trainer.gradients.pointer, count: gradientSum.count)
+        }
+        be.scale(gradientSum.pointer, by: 1 / Float(units), count: gradientSum.count)
+        trainer.gradients.copy(from: gradientSum)
+        let update = trainer.optimizer.update(parameters: model.parameters, gradients: trainer.gradients, backend: be)
+        var record = StepRecord(step: step, trainLoss: loss / Double(units), validationLoss: nil,
+                                learningRate: update.learningRate, gradientNorm: update.gradientNorm)
+        let last = step == config.steps - 1
+        if config.eval.interval > 0 && ((step + 1) % config.eval.interval == 0 || last) || (last && validation != nil) {
+            record.validationLoss = try validationLoss()
+        }
+        history.append(record)
+        return record
+    }
+
+    /// Mean loss on the run's fixed validation windows (or nil without a validation split).
+    public func validationLoss() throws -> Double? {
+        guard let validation, validation.totalTokens > config.batch.sequenceLength else { return nil }
+        let evalWindows = TrainingWindows(seed: config.seed, sequenceLength: config.batch.sequenceLength,
+                                          sequencesPerUnit: 1, totalTokens: validation.totalTokens)
+        let offsets = evalWindows.evaluationOffsets(count: config.eval.sequences)
+        let per = config.batch.sequencesPerUnit
+        let acts = Activations(config: model.config, batch: per, seqLen: config.batch.sequenceLength, training: false)
+        var sum = 0.0, count = 0
+        for start in stride(from: 0, to: offsets.count - per + 1, by: per) {
+            let (tokens, targets) = try validation.batch(offsets: Array(offsets[start..<(start + per)]),
+                                                         sequenceLength: config.batch.sequenceLength)
+            try model.setBatch(tokens: tokens, targets: targets, acts: acts)
+            model.forward(acts)
+            let (s, n) = model.crossEntropy(acts, backward: false)
+            sum += s
+            count += n
+        }
+        return count > 0 ? sum / Double(count) : nil
+    }
+
+    /// Writes a Hugging Face checkpoint with the tokenizer files beside it.
+    public func export(to directory: URL) throws {
+        try Checkpoint.save(model, to: directory)
+        try tokenizer.save(to: directory)
+    }
+}
