@@ -13,6 +13,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-crypto", "3.0.0"..<"5.0.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.21.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.0.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.20.0"),
     ],
     targets: [
         // OpenBLAS from Debian (libopenblas-dev): matrix products.
@@ -50,10 +54,23 @@ let package = Package(
         .target(name: "KoinonCore", dependencies: ["NeoModel", .product(name: "Yams", package: "Yams")]),
         // API types and binary tensor payloads shared by coordinator and worker.
         .target(name: "Wire", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
+        // The coordinator daemon: HTTP app, PostgreSQL repositories, embedded
+        // PostgreSQL, migrations, blob store, aggregator.
+        .target(
+            name: "CoordinatorApp",
+            dependencies: [
+                "KoinonCore", "Wire", "Dataset", "NeoModel", "Kernels", "Tokenizer",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
         .executableTarget(
             name: "koinon-coordinator",
             dependencies: [
-                "Tokenizer", "Dataset",
+                "Tokenizer", "Dataset", "CoordinatorApp", "KoinonCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -62,7 +79,7 @@ let package = Package(
         .executableTarget(
             name: "koinon-worker",
             dependencies: [
-                "WorkerKit", "NeoModel", "Kernels", "Tokenizer",
+                "WorkerKit", "NeoModel", "Kernels", "Tokenizer", "Dataset", "KoinonCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -73,6 +90,14 @@ let package = Package(
         .testTarget(name: "DatasetTests", dependencies: ["Dataset", "Tokenizer"]),
         .testTarget(name: "KoinonCoreTests", dependencies: ["KoinonCore", "NeoModel"]),
         .testTarget(name: "WireTests", dependencies: ["Wire"]),
+        .testTarget(
+            name: "CoordinatorAppTests",
+            dependencies: [
+                "CoordinatorApp", "KoinonCore", "Wire",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ]
+        ),
         .testTarget(
             name: "NeoModelTests",
             dependencies: ["NeoModel", "Kernels", "WorkerKit"],

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Dataset
 import Dispatch
 import Foundation
 import KoinonCore

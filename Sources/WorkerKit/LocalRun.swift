@@ -91,18 +91,9 @@ public final class LocalRun: @unchecked Sendable {
                                           sequencesPerUnit: 1, totalTokens: validation.totalTokens)
         let offsets = evalWindows.evaluationOffsets(count: config.eval.sequences)
         let per = config.batch.sequencesPerUnit
-        let acts = Activations(config: model.config, batch: per, seqLen: config.batch.sequenceLength, training: false)
-        var sum = 0.0, count = 0
-        for start in stride(from: 0, to: offsets.count - per + 1, by: per) {
-            let (tokens, targets) = try validation.batch(offsets: Array(offsets[start..<(start + per)]),
-                                                         sequenceLength: config.batch.sequenceLength)
-            try model.setBatch(tokens: tokens, targets: targets, acts: acts)
-            model.forward(acts)
-            let (s, n) = model.crossEntropy(acts, backward: false)
-            sum += s
-            count += n
-        }
-        return count > 0 ? sum / Double(count) : nil
+        return try model.meanLoss(batches: validation.batches(offsets: offsets, sequenceLength: config.batch.sequenceLength,
+                                                              batchSize: per),
+                                  batch: per, seqLen: config.batch.sequenceLength)
     }
 
     /// Writes a Hugging Face checkpoint with the tokenizer files beside it.

@@ -1,6 +1,4 @@
-import Dataset
 import Foundation
-import KoinonCore
 
 /// Token windows from one split of a dataset, read from its shards (each
 /// verified against the manifest's SHA-256 when first opened, then kept).
@@ -62,6 +60,15 @@ public final class SplitReader: @unchecked Sendable {
             targets += w.dropFirst()
         }
         return (tokens, targets)
+    }
+}
+
+extension SplitReader {
+    /// `offsets` grouped into batches of `batchSize` windows (a remainder smaller than a batch is dropped).
+    public func batches(offsets: [Int], sequenceLength: Int, batchSize: Int) throws -> [(tokens: [Int32], targets: [Int32])] {
+        try stride(from: 0, to: offsets.count - batchSize + 1, by: batchSize).map {
+            try batch(offsets: Array(offsets[$0..<($0 + batchSize)]), sequenceLength: sequenceLength)
+        }
     }
 }
 

@@ -1,0 +1,74 @@
+import Crypto
+import Foundation
+
+/// Content-addressed storage for large immutable data (parameter versions,
+/// optimizer state, accepted gradients, dataset shards): a directory of files
+/// named by the SHA-256 of their bytes, fanned out by the first two hex digits.
+/// Writes go to a temporary file and are renamed into place, so a crash never
+/// leaves a partial blob under a valid name; any static HTTP server can serve it.
+public struct BlobStore: Sendable {
+    public let root: URL
+
+    public init(root: URL) throws {
+        self.root = root
+        try FileManager.default.createDirectory(at: root.appendingPathComponent("tmp"), withIntermediateDirectories: true)
+    }
+
+    public static func sha256(_ data: Data) -> String {
+        SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+    }
+
+    static func isHash(_ s: String) -> Bool {
+        s.count == 64 && s.utf8.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }
+    }
+
+    public func url(for sha256: String) -> URL {
+        root.appendingPathComponent(String(sha256.prefix(2))).appendingPathComponent(sha256)
+    }
+
+    public func contains(_ sha256: String) -> Bool {
+        Self.isHash(sha256) && FileManager.default.fileExists(atPath: url(for: sha256).path)
+    }
+
+    /// Stores `data`, returning its SHA-256 (storing the same bytes twice is a no-op).
+    @discardableResult
+    public func put(_ data: Data) throws -> String {
+        let hash = Self.sha256(data)
+        let target = url(for: hash)
+        if FileManager.default.fileExists(atPath: target.path) { return hash }
+        try FileManager.default.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
+        let temp = root.appendingPathComponent("tmp").appendingPathComponent(UUID().uuidString)
+        try data.write(to: temp)
+        do {
+            try FileManager.default.moveItem(at: temp, to: target)
+        } catch {
+            try? FileManager.default.removeItem(at: temp)
+            if !FileManager.default.fileExists(atPath: target.path) { throw error }  // else a concurrent put won
+        }
+        return hash
+    }
+
+    /// The blob's bytes, verified against its name.
+    public func get(_ sha256: String) throws -> Data {
+        guard Self.isHash(sha256) else { throw BlobError.badHash(sha256) }
+        guard let data = FileManager.default.contents(atPath: url(for: sha256).path) else { throw BlobError.missing(sha256) }
+        guard Self.sha256(data) == sha256 else { throw BlobError.corrupt(sha256) }
+        return data
+    }
+
+    public func remove(_ sha256: String) {
+        guard Self.isHash(sha256) else { return }
+        try? FileManager.default.removeItem(at: url(for: sha256))
+    }
+}
+
+public enum BlobError: Error, CustomStringConvertible, Equatable {
+    case badHash(String), missing(String), corrupt(String)
+    public var description: String {
+        switch self {
+        case .badHash(let h): "'\(h.prefix(80))' is not a SHA-256 hex digest"
+        case .missing(let h): "blob \(h) is not in the store"
+        case .corrupt(let h): "blob \(h) does not match its hash (corrupt file)"
+        }
+    }
+}

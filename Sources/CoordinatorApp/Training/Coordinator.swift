@@ -1,0 +1,160 @@
+import Dataset
+import Foundation
+import Kernels
+import KoinonCore
+import Logging
+import NeoModel
+import PostgresNIO
+import Tokenizer
+import Wire
+
+/// Settings of the coordinator's scheduling and storage.
+public struct CoordinatorSettings: Sendable {
+    public var leaseSeconds: Double = 60
+    public var maxCopies: Int = 2
+    /// Full checkpoint (parameters + optimizer state) every this many steps.
+    public var checkpointEvery: Int = 25
+    public var threads: Int? = nil
+    public init() {}
+}
+
+/// The coordinator's training logic over its repositories and blob store:
+/// creates runs, applies complete steps (one engine per run, rebuilt from the
+/// last checkpoint plus the accepted results since, so a restart continues
+/// exactly), and answers what workers need.
+public actor Coordinator {
+    public let db: PostgresClient
+    public let blobs: BlobStore
+    public let settings: CoordinatorSettings
+    public let runs: RunRepository
+    public let leases: LeaseRepository
+    public let steps: StepRepository
+    public let workers: WorkerRepository
+    let logger: Logger
+    let backend: CPUBackend
+    private var engines: [Int: RunEngine] = [:]
+
+    public init(db: PostgresClient, blobs: BlobStore, settings: CoordinatorSettings, logger: Logger) {
+        self.db = db
+        self.blobs = blobs
+        self.settings = settings
+        self.logger = logger
+        runs = RunRepository(db: db, logger: logger)
+        leases = LeaseRepository(db: db, logger: logger)
+        steps = StepRepository(db: db, logger: logger)
+        workers = WorkerRepository(db: db, logger: logger)
+        backend = CPUBackend(threads: settings.threads)
+    }
+
+    /// Creates a run from its YAML (relative paths start at `baseDirectory`):
+    /// the dataset's manifest and shards go into the blob store, version 0 is
+    /// the seeded initialisation.
+    public func createRun(yaml: String, baseDirectory: URL) async throws -> Int {
+        let config = try RunConfig(yaml: yaml)
+        let datasetURL = URL(fileURLWithPath: config.dataset, relativeTo: baseDirectory).standardizedFileURL
+        let manifestData = try Data(contentsOf: datasetURL.appendingPathComponent(DatasetManifest.fileName))
+        let manifest = try DatasetManifest.load(fromDatasetDirectory: datasetURL)
+        let tokenizer = try BPETokenizer(directory: datasetURL.appendingPathComponent("tokenizer"))
+        let hf = config.model.config.flatMap { FileManager.default.contents(atPath: URL(fileURLWithPath: $0, relativeTo: baseDirectory).path) }
+        let modelConfig = try config.modelConfig(hfConfig: hf, tokenizerVocabSize: tokenizer.vocabSize)
+        // Everything a worker downloads is content-addressed.
+        let manifestSHA = try blobs.put(manifestData)
+        for entry in manifest.shards {
+            let bytes = try Shard.open(entry, in: datasetURL, manifest: manifest)  // verifies the hash
+            _ = bytes
+            try blobs.put(Data(contentsOf: datasetURL.appendingPathComponent(entry.file)))
+        }
+        let engine = try RunEngine(runConfig: config, modelConfig: modelConfig, backend: backend)
+        let parameters = try blobs.put(engine.parametersPayload())
+        let modelJSON = String(decoding: try modelConfig.jsonData(), as: UTF8.self)
+        let id = try await runs.create(
+            name: config.name, configYAML: yaml, modelConfigJSON: modelJSON, datasetPath: datasetURL.path,
+            datasetSHA256: manifestSHA, seed: Int64(bitPattern: config.seed), totalSteps: config.steps,
+            unitsPerStep: config.batch.unitsPerStep, initialParametersSHA256: parameters)
+        let optimizer = try blobs.put(engine.optimizerPayload())
+        try await steps.recordCheckpoint(run: id, version: 0, optimizerSHA256: optimizer)
+        engines[id] = engine
+        logger.info("created run \(id) '\(config.name)': \(engine.parameterCount) parameters, \(config.steps) steps × \(config.batch.unitsPerStep) units")
+        return id
+    }
+
+    /// The run's engine at its current version: from memory, or rebuilt from
+    /// the newest checkpoint by replaying the accepted results of later steps.
+    func engine(for record: RunRecord) async throws -> RunEngine {
+        if let e = engines[record.id], e.version == record.currentStep { return e }
+        let config = try RunConfig(yaml: record.configYAML)
+        let modelConfig = try GPTNeoConfig(jsonData: Data(record.modelConfigJSON.utf8))
+        let engine = try RunEngine(runConfig: config, modelConfig: modelConfig, backend: backend)
+        guard let checkpoint = try await runs.latestCheckpoint(run: record.id) else {
+            throw EngineError("run \(record.id) has no checkpoint to resume from")
+        }
+        try engine.restore(version: checkpoint.version, parameters: try blobs.get(checkpoint.parameters),
+                           optimizerState: try blobs.get(checkpoint.optimizer))
+        for step in checkpoint.version..<record.currentStep {
+            let results = try await steps.acceptedResults(run: record.id, step: step)
+            _ = try engine.apply(unitGradients: try results.map { try blobs.get($0.payloadSHA256) })
+        }
+        logger.info("run \(record.id): rebuilt version \(record.currentStep) from checkpoint \(checkpoint.version)")
+        engines[record.id] = engine
+        return engine
+    }
+
+    /// Applies every complete step (repeatedly, so a backlog drains); returns how many.
+    @discardableResult
+    public func aggregateCompleteSteps() async throws -> Int {
+        var applied = 0
+        while true {
+            let ready = try await steps.completeSteps()
+            if ready.isEmpty { return applied }
+            for (run, step) in ready {
+                guard let record = try await runs.get(run), record.currentStep == step else { continue }
+                try await apply(record: record)
+                applied += 1
+            }
+        }
+    }
+
+    private func apply(record: RunRecord) async throws {
+        let engine = try await engine(for: record)
+        let step = record.currentStep
+        let results = try await steps.acceptedResults(run: record.id, step: step)
+        let outcome: RunEngine.StepOutcome
+        do {
+            outcome = try engine.apply(unitGradients: try results.map { try blobs.get($0.payloadSHA256) })
+        } catch {
+            engines[record.id] = nil  // the in-memory state may be half-updated
+            throw error
+        }
+        let config = engine.runConfig
+        let version = step + 1
+        let parameters = try blobs.put(engine.parametersPayload())
+        let checkpoint = version % max(1, settings.checkpointEvery) == 0 || version == record.totalSteps
+        let optimizer = checkpoint ? try blobs.put(engine.optimizerPayload()) : nil
+        let tokens = results.reduce(0) { $0 + $1.tokens }
+        let trainLoss = results.reduce(0) { $0 + $1.loss } / Double(results.count)
+        var validation: Double? = nil
+        if config.eval.interval > 0 && (version % config.eval.interval == 0 || version == record.totalSteps) {
+            validation = try validationLoss(engine: engine, record: record)
+        }
+        do {
+            try await steps.apply(AppliedStep(run: record.id, step: step, parametersSHA256: parameters,
+                                              optimizerSHA256: optimizer, trainLoss: trainLoss, validationLoss: validation,
+                                              learningRate: outcome.learningRate, gradientNorm: outcome.gradientNorm,
+                                              tokens: tokens),
+                                  unitsPerStep: record.unitsPerStep, totalSteps: record.totalSteps)
+        } catch {
+            engines[record.id] = nil  // another process applied it first, or the database failed: rebuild next time
+            throw error
+        }
+        var line = String(format: "run %d step %d: loss %.4f", record.id, version, trainLoss)
+        if let validation { line += String(format: ", validation %.4f", validation) }
+        logger.info("\(line)")
+    }
+
+    func validationLoss(engine: RunEngine, record: RunRecord) throws -> Double? {
+        let dir = URL(fileURLWithPath: record.datasetPath)
+        let manifest = try DatasetManifest.load(fromDatasetDirectory: dir)
+        guard let reader = try? SplitReader(datasetDirectory: dir, manifest: manifest, split: .validation) else { return nil }
+        return try engine.validationLoss(reader: reader)
+    }
+}

@@ -1,0 +1,103 @@
+import Dataset
+import Foundation
+import Kernels
+import KoinonCore
+import NeoModel
+import Wire
+
+/// The coordinator's copy of one run's model and optimizer: it applies a
+/// step from the accepted unit gradients exactly as `train --local` does (sum
+/// in unit order, divide by the unit count, clip, AdamW), so a distributed
+/// run reproduces the local one whatever order results arrive in.
+public final class RunEngine: @unchecked Sendable {
+    public let runConfig: RunConfig
+    public let model: GPTNeo
+    public let optimizer: AdamW
+    private let sum: FloatBuffer
+    private let mean: FloatBuffer
+
+    /// Version 0: GPT-Neo initialisation from the run's seed.
+    public init(runConfig: RunConfig, modelConfig: GPTNeoConfig, backend: any Backend) throws {
+        self.runConfig = runConfig
+        model = try GPTNeo(config: modelConfig, backend: backend)
+        model.initializeParameters(seed: runConfig.seed)
+        optimizer = AdamW(config: runConfig.adamW, layout: model.layout)
+        sum = FloatBuffer(count: model.layout.count)
+        mean = FloatBuffer(count: model.layout.count)
+    }
+
+    public var parameterCount: Int { model.layout.count }
+    /// Optimizer steps applied so far = the parameter version.
+    public var version: Int { optimizer.step }
+
+    public struct StepOutcome: Sendable {
+        public var gradientNorm: Double
+        public var learningRate: Double
+    }
+
+    /// Applies one step from the unit gradients (TensorPayload bytes) in unit order.
+    public func apply(unitGradients: [Data]) throws -> StepOutcome {
+        guard !unitGradients.isEmpty else { throw EngineError("a step needs at least one unit gradient") }
+        let be = model.backend, n = sum.count
+        be.zero(sum.pointer, count: n)
+        for (unit, bytes) in unitGradients.enumerated() {
+            let payload: TensorPayload
+            do { payload = try TensorPayload(decoding: bytes, expectedElementCount: n) } catch {
+                throw EngineError("unit \(unit)'s gradient: \(error)")
+            }
+            payload.values.withUnsafeBufferPointer { g in
+                be.add(out: sum.pointer, sum.pointer, g.baseAddress!, count: n)
+            }
+        }
+        be.scale(sum.pointer, by: 1 / Float(unitGradients.count), count: n)
+        mean.copy(from: sum)
+        let report = optimizer.update(parameters: model.parameters, gradients: mean, backend: be)
+        return StepOutcome(gradientNorm: report.gradientNorm, learningRate: report.learningRate)
+    }
+
+    /// The current parameters as a TensorPayload (what workers download).
+    public func parametersPayload() -> Data { Data(TensorPayload(values: model.parameters.array).encoded()) }
+
+    /// AdamW's moments (m then v) as one TensorPayload; the step count is the version.
+    public func optimizerPayload() -> Data {
+        Data(TensorPayload(values: optimizer.m.array + optimizer.v.array).encoded())
+    }
+
+    /// Restores a saved version (parameters, and the moments when checkpointed).
+    public func restore(version: Int, parameters: Data, optimizerState: Data?) throws {
+        let n = parameterCount
+        let p = try TensorPayload(decoding: parameters, expectedElementCount: n)
+        _ = p.values.withUnsafeBufferPointer { model.parameters.buffer.update(fromContentsOf: $0) }
+        if let optimizerState {
+            let mv = try TensorPayload(decoding: optimizerState, expectedElementCount: 2 * n)
+            mv.values.withUnsafeBufferPointer { b in
+                _ = optimizer.m.buffer.update(fromContentsOf: UnsafeBufferPointer(rebasing: b[0..<n]))
+                _ = optimizer.v.buffer.update(fromContentsOf: UnsafeBufferPointer(rebasing: b[n...]))
+            }
+        } else {
+            optimizer.m.zero()
+            optimizer.v.zero()
+        }
+        optimizer.restore(step: version)
+    }
+}
+
+public struct EngineError: Error, CustomStringConvertible {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+extension RunEngine {
+    /// Mean loss on the run's fixed validation windows (same windows as `train --local`).
+    public func validationLoss(reader: SplitReader) throws -> Double? {
+        let seqLen = runConfig.batch.sequenceLength
+        guard reader.totalTokens > seqLen else { return nil }
+        let windows = TrainingWindows(seed: runConfig.seed, sequenceLength: seqLen, sequencesPerUnit: 1,
+                                      totalTokens: reader.totalTokens)
+        let per = runConfig.batch.sequencesPerUnit
+        return try model.meanLoss(batches: reader.batches(offsets: windows.evaluationOffsets(count: runConfig.eval.sequences),
+                                                          sequenceLength: seqLen, batchSize: per),
+                                  batch: per, seqLen: seqLen)
+    }
+}
