@@ -5,7 +5,7 @@ import Foundation
 public final class SplitReader: @unchecked Sendable {
     public let split: DatasetSplit
     public let index: ShardIndex
-    private let entries: [ShardEntry]
+    public let entries: [ShardEntry]
     private let directory: URL
     private let manifest: DatasetManifest
     private var loaded: [Int: [Int32]] = [:]
@@ -23,6 +23,8 @@ public final class SplitReader: @unchecked Sendable {
     }
 
     public var totalTokens: Int { index.totalTokens }
+    /// SHA-256 of the manifest's file bytes, if known (set by whoever fetched it).
+    public var manifestSHA256: String { directory.lastPathComponent }
 
     private func shardTokens(_ i: Int) throws -> [Int32] {
         lock.lock()
