@@ -1,0 +1,199 @@
+import Foundation
+
+/// `POST /v1/leases`: "give me work". The worker is the one the bearer token names.
+public struct LeaseRequest: Codable, Hashable, Sendable {
+    /// How long the coordinator may hold the request open waiting for work
+    /// (long poll); nil: its own default, 0: answer at once.
+    public var maxWaitSeconds: Double?
+
+    public init(maxWaitSeconds: Double? = nil) { self.maxWaitSeconds = maxWaitSeconds }
+
+    enum CodingKeys: String, CodingKey {
+        case maxWaitSeconds = "max_wait_seconds"
+    }
+}
+
+/// The answer to a lease request: work, or when to ask again.
+///
+///     {"status": "assigned", "assignment": {...}}
+///     {"status": "retry", "retry": {"retry_after_seconds": 5, "reason": "units_outstanding", "message": "..."}}
+public enum LeaseResponse: Codable, Hashable, Sendable {
+    case assigned(Assignment)
+    case retry(RetryLater)
+
+    enum CodingKeys: String, CodingKey {
+        case status
+        case assignment
+        case retry
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        let status = try container.decode(String.self, forKey: .status)
+        switch status {
+        case "assigned": self = .assigned(try container.decode(Assignment.self, forKey: .assignment))
+        case "retry": self = .retry(try container.decode(RetryLater.self, forKey: .retry))
+        default:
+            throw DecodingError.dataCorruptedError(
+                forKey: .status, in: container, debugDescription: "unknown lease status \"\(status)\" (expected assigned or retry)")
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        switch self {
+        case .assigned(let assignment):
+            try container.encode("assigned", forKey: .status)
+            try container.encode(assignment, forKey: .assignment)
+        case .retry(let retry):
+            try container.encode("retry", forKey: .status)
+            try container.encode(retry, forKey: .retry)
+        }
+    }
+}
+
+/// Everything a worker needs to compute one unit and hand it in.
+public struct Assignment: Codable, Hashable, Sendable {
+    public var leaseID: UUID
+    public var runID: Int
+    public var step: Int
+    public var unitIndex: Int
+    /// The parameters to compute from: version `step`.
+    public var parameters: ParameterVersion
+    /// SHA-256 of the run's model config.json (`GET /v1/runs/{id}/config`), so a worker can cache it.
+    public var modelConfigSHA256: String
+    public var data: UnitDataSpec
+    /// The dtype the coordinator wants the result payload in.
+    public var resultDType: TensorDType
+    /// When the lease ends unless a heartbeat extends it. Informative: the
+    /// worker's clock may be off, so it heartbeats by `heartbeatIntervalSeconds`.
+    public var deadline: Date
+    public var heartbeatIntervalSeconds: Double
+
+    public init(
+        leaseID: UUID, runID: Int, step: Int, unitIndex: Int, parameters: ParameterVersion,
+        modelConfigSHA256: String, data: UnitDataSpec, resultDType: TensorDType = .float32,
+        deadline: Date, heartbeatIntervalSeconds: Double
+    ) {
+        self.leaseID = leaseID
+        self.runID = runID
+        self.step = step
+        self.unitIndex = unitIndex
+        self.parameters = parameters
+        self.modelConfigSHA256 = modelConfigSHA256
+        self.data = data
+        self.resultDType = resultDType
+        self.deadline = deadline
+        self.heartbeatIntervalSeconds = heartbeatIntervalSeconds
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case leaseID = "lease_id"
+        case runID = "run_id"
+        case step
+        case unitIndex = "unit_index"
+        case parameters
+        case modelConfigSHA256 = "model_config_sha256"
+        case data
+        case resultDType = "result_dtype"
+        case deadline
+        case heartbeatIntervalSeconds = "heartbeat_interval_seconds"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        leaseID = try container.decode(UUID.self, forKey: .leaseID)
+        runID = try container.decode(Int.self, forKey: .runID)
+        step = try container.decode(Int.self, forKey: .step)
+        unitIndex = try container.decode(Int.self, forKey: .unitIndex)
+        parameters = try container.decode(ParameterVersion.self, forKey: .parameters)
+        modelConfigSHA256 = try container.decode(String.self, forKey: .modelConfigSHA256)
+        data = try container.decode(UnitDataSpec.self, forKey: .data)
+        resultDType = try container.decode(TensorDType.self, forKey: .resultDType)
+        deadline = try container.decodeTimestamp(forKey: .deadline)
+        heartbeatIntervalSeconds = try container.decode(Double.self, forKey: .heartbeatIntervalSeconds)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(leaseID, forKey: .leaseID)
+        try container.encode(runID, forKey: .runID)
+        try container.encode(step, forKey: .step)
+        try container.encode(unitIndex, forKey: .unitIndex)
+        try container.encode(parameters, forKey: .parameters)
+        try container.encode(modelConfigSHA256, forKey: .modelConfigSHA256)
+        try container.encode(data, forKey: .data)
+        try container.encode(resultDType, forKey: .resultDType)
+        try container.encodeTimestamp(deadline, forKey: .deadline)
+        try container.encode(heartbeatIntervalSeconds, forKey: .heartbeatIntervalSeconds)
+    }
+}
+
+/// A published parameter version: `GET /v1/runs/{run_id}/parameters/{version}`
+/// serves it as a float32 `TensorPayload` whose SHA-256 (of the whole body,
+/// also its ETag) is `sha256`.
+public struct ParameterVersion: Codable, Hashable, Sendable {
+    /// The step number whose parameters these are (version s is the input of step s).
+    public var version: Int
+    public var sha256: String
+
+    public init(version: Int, sha256: String) {
+        self.version = version
+        self.sha256 = sha256
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case version
+        case sha256
+    }
+}
+
+/// Which sequences a unit trains on. The windows themselves are a pure
+/// function of (seed, step, unit index) over the dataset's train split, so
+/// this plus the assignment's step and unit index determine the inputs.
+public struct UnitDataSpec: Codable, Hashable, Sendable {
+    public var datasetID: String
+    /// SHA-256 of the dataset's manifest.json; it and the shards it names are
+    /// served by `GET /v1/shards/{sha256}`.
+    public var manifestSHA256: String
+    public var seed: UInt64
+    /// Sequences in this unit.
+    public var sequences: Int
+    public var sequenceLength: Int
+
+    public init(datasetID: String, manifestSHA256: String, seed: UInt64, sequences: Int, sequenceLength: Int) {
+        self.datasetID = datasetID
+        self.manifestSHA256 = manifestSHA256
+        self.seed = seed
+        self.sequences = sequences
+        self.sequenceLength = sequenceLength
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case datasetID = "dataset_id"
+        case manifestSHA256 = "manifest_sha256"
+        case seed
+        case sequences
+        case sequenceLength = "sequence_length"
+    }
+}
+
+/// No work now; ask again after `retryAfterSeconds` (also sent as the
+/// `Retry-After` header, rounded up to whole seconds).
+public struct RetryLater: Codable, Hashable, Sendable {
+    public var retryAfterSeconds: Double
+    public var reason: ReasonCode
+    public var message: String
+
+    public init(retryAfterSeconds: Double, reason: ReasonCode, message: String) {
+        self.retryAfterSeconds = retryAfterSeconds
+        self.reason = reason
+        self.message = message
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case retryAfterSeconds = "retry_after_seconds"
+        case reason
+        case message
+    }
+}
