@@ -17,6 +17,7 @@ let package = Package(
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.21.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.0.0"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.20.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.60.0"),
     ],
     targets: [
         // OpenBLAS from Debian (libopenblas-dev): matrix products.
@@ -39,8 +40,11 @@ let package = Package(
         .target(
             name: "WorkerKit",
             dependencies: [
-                "NeoModel", "Kernels", "KoinonCore", "Dataset", "Tokenizer",
+                "NeoModel", "Kernels", "KoinonCore", "Dataset", "Tokenizer", "Wire",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
         // zstd from Debian (libzstd-dev): .jsonl.zst inputs.
@@ -70,7 +74,10 @@ let package = Package(
         .executableTarget(
             name: "koinon-coordinator",
             dependencies: [
-                "Tokenizer", "Dataset", "CoordinatorApp", "KoinonCore",
+                "Tokenizer", "Dataset", "CoordinatorApp", "KoinonCore", "NeoModel", "Kernels", "Wire",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -93,7 +100,7 @@ let package = Package(
         .testTarget(
             name: "CoordinatorAppTests",
             dependencies: [
-                "CoordinatorApp", "KoinonCore", "Wire",
+                "CoordinatorApp", "KoinonCore", "Wire", "WorkerKit", "Dataset", "Kernels",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ]

@@ -1,3 +1,8 @@
-// koinon-coordinator: the operator's binary. Argument parsing only; the work
-// is done by the Tokenizer and Dataset modules.
-KoinonCoordinator.main()
+/// koinon-coordinator: the operator's binary. Argument parsing only; the work
+/// is done by CoordinatorApp, Dataset and Tokenizer.
+@main
+enum CoordinatorMain {
+    static func main() async {
+        await KoinonCoordinator.main(nil)
+    }
+}

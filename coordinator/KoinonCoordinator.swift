@@ -1,11 +1,11 @@
 import ArgumentParser
 import Foundation
 
-struct KoinonCoordinator: ParsableCommand {
+struct KoinonCoordinator: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "koinon-coordinator",
-        abstract: "Koinon coordinator: tokenizers, datasets and (soon) distributed training runs.",
-        subcommands: [TokenizerCommand.self, DatasetCommand.self])
+        abstract: "Koinon coordinator: distributed training runs, datasets and tokenizers.",
+        subcommands: [ServeCommand.self, RunCommand.self, MigrateCommand.self, TokenizerCommand.self, DatasetCommand.self])
 }
 
 /// Runs `body`, turning any error into one clear line on stderr and exit code 1.

@@ -16,6 +16,9 @@ CREATE TABLE workers (
     last_seen_at  timestamptz NOT NULL DEFAULT now()
 );
 
+-- Requests authenticate by token: look workers up by its hash.
+CREATE UNIQUE INDEX workers_token ON workers (token_sha256);
+
 CREATE TABLE runs (
     id              bigserial   PRIMARY KEY,
     name            text        NOT NULL,
@@ -26,6 +29,9 @@ CREATE TABLE runs (
     model_config    jsonb       NOT NULL,
     dataset_path    text        NOT NULL,
     dataset_sha256  text        NOT NULL,
+    -- The dataset's tokenizer files in the blob store (exported with the model).
+    tokenizer_vocab_sha256   text NOT NULL,
+    tokenizer_merges_sha256  text NOT NULL,
     seed            bigint      NOT NULL,
     total_steps     integer     NOT NULL CHECK (total_steps > 0),
     units_per_step  integer     NOT NULL CHECK (units_per_step > 0),

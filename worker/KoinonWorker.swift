@@ -5,11 +5,12 @@ import Logging
 import NeoModel
 import WorkerKit
 
-struct KoinonWorker: ParsableCommand {
+struct KoinonWorker: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "koinon-worker",
         abstract: "Koinon worker: trains GPT-Neo models on donated compute.",
-        subcommands: [ModelCommand.self, BenchCommand.self, GenerateCommand.self, TrainCommand.self])
+        subcommands: [WorkCommand.self, ModelCommand.self, BenchCommand.self, GenerateCommand.self, TrainCommand.self],
+        defaultSubcommand: WorkCommand.self)
 }
 
 /// Options every compute command shares.

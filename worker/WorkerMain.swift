@@ -1,7 +1,11 @@
 import Kernels
-import WorkerKit
 
-// Must run before any BLAS work: may re-execute this program with the
-// OpenBLAS core set for this CPU (see BLASRuntime).
-BLASRuntime.ensureFastCore()
-KoinonWorker.main()
+/// Entry point: before anything touches BLAS, make sure OpenBLAS runs the
+/// fastest core this CPU supports (may re-execute the program; see BLASRuntime).
+@main
+enum WorkerMain {
+    static func main() async {
+        BLASRuntime.ensureFastCore()
+        await KoinonWorker.main(nil)
+    }
+}

@@ -149,6 +149,12 @@ public struct RunConfig: Sendable, Equatable, Codable {
         try require(checkpointInterval >= 0, "checkpoint_interval", "must not be negative")
     }
 
+    /// A path from the YAML: absolute as is, relative to the YAML file's directory otherwise.
+    public static func resolve(_ path: String, relativeTo directory: URL) -> URL {
+        let url = path.hasPrefix("/") ? URL(fileURLWithPath: path) : directory.appendingPathComponent(path)
+        return url.standardizedFileURL
+    }
+
     /// AdamW with warmup then cosine decay to the floor at the last step.
     public var adamW: AdamWConfig {
         let clip = optimizer.gradClip.flatMap { $0 > 0 ? $0 : nil }

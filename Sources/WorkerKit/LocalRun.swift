@@ -32,11 +32,11 @@ public final class LocalRun: @unchecked Sendable {
     /// `runDirectory`: where relative paths in the config (dataset, model config) start.
     public init(config: RunConfig, runDirectory: URL, backend: any Backend) throws {
         self.config = config
-        let datasetURL = URL(fileURLWithPath: config.dataset, relativeTo: runDirectory).standardizedFileURL
+        let datasetURL = RunConfig.resolve(config.dataset, relativeTo: runDirectory)
         let manifest = try DatasetManifest.load(fromDatasetDirectory: datasetURL)
         tokenizer = try BPETokenizer(directory: datasetURL.appendingPathComponent("tokenizer"))
         let hfConfig = config.model.config.flatMap {
-            FileManager.default.contents(atPath: URL(fileURLWithPath: $0, relativeTo: runDirectory).path)
+            FileManager.default.contents(atPath: RunConfig.resolve($0, relativeTo: runDirectory).path)
         }
         let modelConfig = try config.modelConfig(hfConfig: hfConfig, tokenizerVocabSize: tokenizer.vocabSize)
         model = try GPTNeo(config: modelConfig, backend: backend)

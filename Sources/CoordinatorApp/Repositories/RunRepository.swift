@@ -15,6 +15,8 @@ public struct RunRecord: Sendable, Equatable {
     public var totalSteps: Int
     public var unitsPerStep: Int
     public var currentStep: Int
+    public var tokenizerVocabSHA256: String
+    public var tokenizerMergesSHA256: String
 }
 
 /// Runs, their parameter versions and steps.
@@ -29,13 +31,14 @@ public struct RunRepository: Sendable {
 
     /// Creates a run at version 0 with its first step's units pending.
     public func create(name: String, configYAML: String, modelConfigJSON: String, datasetPath: String,
-                       datasetSHA256: String, seed: Int64, totalSteps: Int, unitsPerStep: Int,
-                       initialParametersSHA256: String) async throws -> Int {
+                       datasetSHA256: String, tokenizer: (vocab: String, merges: String), seed: Int64, totalSteps: Int,
+                       unitsPerStep: Int, initialParametersSHA256: String) async throws -> Int {
         try await db.withTransaction(logger: logger) { conn in
             let rows = try await conn.query("""
-                INSERT INTO runs (name, config_yaml, model_config, dataset_path, dataset_sha256, seed, total_steps, units_per_step)
-                VALUES (\(name), \(configYAML), \(modelConfigJSON)::jsonb, \(datasetPath), \(datasetSHA256), \(seed),
-                        \(totalSteps), \(unitsPerStep))
+                INSERT INTO runs (name, config_yaml, model_config, dataset_path, dataset_sha256, tokenizer_vocab_sha256,
+                                  tokenizer_merges_sha256, seed, total_steps, units_per_step)
+                VALUES (\(name), \(configYAML), \(modelConfigJSON)::jsonb, \(datasetPath), \(datasetSHA256), \(tokenizer.vocab),
+                        \(tokenizer.merges), \(seed), \(totalSteps), \(unitsPerStep))
                 RETURNING id
                 """, logger: logger)
             var id = 0
@@ -57,7 +60,7 @@ public struct RunRepository: Sendable {
 
     static let columns = """
         id, name, state, config_yaml, model_config::text, dataset_path, dataset_sha256, seed, total_steps,
-        units_per_step, current_step
+        units_per_step, current_step, tokenizer_vocab_sha256, tokenizer_merges_sha256
         """
 
     static func records(_ rows: PostgresRowSequence) async throws -> [RunRecord] {
@@ -69,7 +72,8 @@ public struct RunRepository: Sendable {
                 configYAML: try c[3].decode(String.self), modelConfigJSON: try c[4].decode(String.self),
                 datasetPath: try c[5].decode(String.self), datasetSHA256: try c[6].decode(String.self),
                 seed: try c[7].decode(Int64.self), totalSteps: try c[8].decode(Int.self),
-                unitsPerStep: try c[9].decode(Int.self), currentStep: try c[10].decode(Int.self)))
+                unitsPerStep: try c[9].decode(Int.self), currentStep: try c[10].decode(Int.self),
+                tokenizerVocabSHA256: try c[11].decode(String.self), tokenizerMergesSHA256: try c[12].decode(String.self)))
         }
         return out
     }

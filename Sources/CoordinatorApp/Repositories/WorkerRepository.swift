@@ -29,13 +29,26 @@ public struct WorkerRepository: Sendable {
         return (id, token)
     }
 
-    /// The worker's id when `token` belongs to worker `id` (and marks it seen).
-    public func authenticate(id: UUID, token: String) async throws -> Bool {
+    /// The worker a token belongs to (and marks it seen), or nil.
+    public func authenticate(token: String) async throws -> UUID? {
         let hash = Self.tokenHash(token)
         let rows = try await db.query("""
-            UPDATE workers SET last_seen_at = now() WHERE id = \(id) AND token_sha256 = \(hash) RETURNING id
+            UPDATE workers SET last_seen_at = now() WHERE token_sha256 = \(hash) RETURNING id
             """, logger: logger)
-        for try await _ in rows { return true }
-        return false
+        for try await id in rows.decode(UUID.self) { return id }
+        return nil
+    }
+
+    /// Workers seen in the last `seconds`, with their accepted units and active leases.
+    public func recent(seconds: Double) async throws -> [(id: UUID, name: String, backend: String, lastSeen: Date, accepted: Int, active: Int)] {
+        let rows = try await db.query("""
+            SELECT w.id, w.name, w.backend, w.last_seen_at,
+                   (SELECT count(*) FROM results r WHERE r.worker_id = w.id AND r.status = 'accepted'),
+                   (SELECT count(*) FROM leases l WHERE l.worker_id = w.id AND l.state = 'active')
+            FROM workers w WHERE w.last_seen_at > now() - make_interval(secs => \(seconds)) ORDER BY w.name
+            """, logger: logger)
+        var out: [(UUID, String, String, Date, Int, Int)] = []
+        for try await row in rows.decode((UUID, String, String, Date, Int, Int).self) { out.append(row) }
+        return out
     }
 }

@@ -33,6 +33,8 @@ public actor Coordinator {
     let logger: Logger
     let backend: CPUBackend
     private var engines: [Int: RunEngine] = [:]
+    var infoCache: [Int: RunInfo] = [:]
+    var ticking = false
 
     public init(db: PostgresClient, blobs: BlobStore, settings: CoordinatorSettings, logger: Logger) {
         self.db = db
@@ -51,25 +53,27 @@ public actor Coordinator {
     /// the seeded initialisation.
     public func createRun(yaml: String, baseDirectory: URL) async throws -> Int {
         let config = try RunConfig(yaml: yaml)
-        let datasetURL = URL(fileURLWithPath: config.dataset, relativeTo: baseDirectory).standardizedFileURL
+        let datasetURL = RunConfig.resolve(config.dataset, relativeTo: baseDirectory)
         let manifestData = try Data(contentsOf: datasetURL.appendingPathComponent(DatasetManifest.fileName))
         let manifest = try DatasetManifest.load(fromDatasetDirectory: datasetURL)
         let tokenizer = try BPETokenizer(directory: datasetURL.appendingPathComponent("tokenizer"))
-        let hf = config.model.config.flatMap { FileManager.default.contents(atPath: URL(fileURLWithPath: $0, relativeTo: baseDirectory).path) }
+        let hf = config.model.config.flatMap { FileManager.default.contents(atPath: RunConfig.resolve($0, relativeTo: baseDirectory).path) }
         let modelConfig = try config.modelConfig(hfConfig: hf, tokenizerVocabSize: tokenizer.vocabSize)
         // Everything a worker downloads is content-addressed.
         let manifestSHA = try blobs.put(manifestData)
         for entry in manifest.shards {
-            let bytes = try Shard.open(entry, in: datasetURL, manifest: manifest)  // verifies the hash
-            _ = bytes
+            _ = try Shard.open(entry, in: datasetURL, manifest: manifest)  // refuses a corrupt shard
             try blobs.put(Data(contentsOf: datasetURL.appendingPathComponent(entry.file)))
         }
+        let tokenizerDir = datasetURL.appendingPathComponent("tokenizer")
+        let vocab = try blobs.put(Data(contentsOf: tokenizerDir.appendingPathComponent(BPETokenizer.vocabFile)))
+        let merges = try blobs.put(Data(contentsOf: tokenizerDir.appendingPathComponent(BPETokenizer.mergesFile)))
         let engine = try RunEngine(runConfig: config, modelConfig: modelConfig, backend: backend)
         let parameters = try blobs.put(engine.parametersPayload())
         let modelJSON = String(decoding: try modelConfig.jsonData(), as: UTF8.self)
         let id = try await runs.create(
             name: config.name, configYAML: yaml, modelConfigJSON: modelJSON, datasetPath: datasetURL.path,
-            datasetSHA256: manifestSHA, seed: Int64(bitPattern: config.seed), totalSteps: config.steps,
+            datasetSHA256: manifestSHA, tokenizer: (vocab, merges), seed: Int64(bitPattern: config.seed), totalSteps: config.steps,
             unitsPerStep: config.batch.unitsPerStep, initialParametersSHA256: parameters)
         let optimizer = try blobs.put(engine.optimizerPayload())
         try await steps.recordCheckpoint(run: id, version: 0, optimizerSHA256: optimizer)

@@ -1,0 +1,217 @@
+import Dataset
+import Foundation
+import Hummingbird
+import KoinonCore
+import Logging
+import NeoModel
+import Wire
+
+/// The coordinator's HTTP API (docs/protocol.md).
+public struct CoordinatorRoutes: Sendable {
+    let coordinator: Coordinator
+    let leaseSeconds: Double
+
+    public init(coordinator: Coordinator) {
+        self.coordinator = coordinator
+        leaseSeconds = coordinator.settings.leaseSeconds
+    }
+
+    public func register(on router: Router<CoordinatorContext>) {
+        let v1 = router.group("v1")
+        v1.post("workers", use: registerWorker)
+        v1.get("status", use: status)
+        v1.get("runs/:run/parameters/:version", use: parameters)
+        v1.get("runs/:run/config", use: modelConfig)
+        v1.get("shards/:sha", use: shard)
+        let authed = v1.group().add(middleware: WorkerAuthenticator(workers: coordinator.workers))
+        authed.post("leases", use: lease)
+        authed.post("leases/:lease/heartbeat", use: heartbeat)
+        authed.put("leases/:lease/result", use: submit)
+        authed.delete("leases/:lease", use: release)
+        registerOperator(on: router)
+    }
+
+    @Sendable func registerWorker(_ request: Request, context: CoordinatorContext) async throws -> Response {
+        let body = try await request.decode(as: RegisterWorkerRequest.self, context: context)
+        let name = body.name.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard (1...64).contains(name.count) else {
+            return try WireResponse.error(.badRequest, code: "bad_request", "name must be 1 to 64 characters")
+        }
+        let (id, token) = try await coordinator.workers.register(
+            name: name, backend: String(body.backend.prefix(200)), threads: max(0, body.threads),
+            version: String(body.version.prefix(40)), address: "")
+        return try WireResponse.json(RegisterWorkerResponse(workerID: id, token: token), status: .created)
+    }
+
+    @Sendable func lease(_ request: Request, context: CoordinatorContext) async throws -> Response {
+        let worker = try context.worker()
+        var request = request
+        let buffer = try await request.collectBody(upTo: context.maxUploadSize)
+        let body = buffer.readableBytes == 0 ? LeaseRequest()
+            : try WireProtocol.makeDecoder().decode(LeaseRequest.self, from: Data(buffer: buffer))
+        let wait = min(max(body.maxWaitSeconds ?? 0, 0), 10)
+        let start = ContinuousClock.now
+        while true {
+            if let grant = try await coordinator.leases.claim(worker: worker, leaseSeconds: leaseSeconds,
+                                                             maxCopies: coordinator.settings.maxCopies) {
+                let info = try await coordinator.runInfo(grant.runID)
+                let assignment = Assignment(
+                    leaseID: grant.leaseID, runID: grant.runID, step: grant.step, unitIndex: grant.unit,
+                    parameters: ParameterVersion(version: grant.step, sha256: grant.parametersSHA256),
+                    modelConfigSHA256: info.modelConfigSHA256,
+                    data: UnitDataSpec(datasetID: info.datasetName, manifestSHA256: info.manifestSHA256, seed: info.seed,
+                                       sequences: info.sequencesPerUnit, sequenceLength: info.sequenceLength),
+                    deadline: grant.deadline, heartbeatIntervalSeconds: leaseSeconds / 3)
+                return try WireResponse.json(LeaseResponse.assigned(assignment))
+            }
+            if ContinuousClock.now - start >= .seconds(wait) { break }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        let retry = RetryLater(retryAfterSeconds: 1, reason: "units_outstanding",
+                               message: "no unit is free right now; ask again shortly")
+        return try WireResponse.json(LeaseResponse.retry(retry), headers: [.retryAfter: "1"])
+    }
+
+    static func leaseID(_ context: CoordinatorContext) throws -> UUID {
+        guard let text = context.parameters.get("lease"), let id = UUID(uuidString: text) else {
+            throw HTTPError(.badRequest, message: "lease id must be a UUID")
+        }
+        return id
+    }
+
+    static func stop(_ outcome: HeartbeatOutcome) -> (HTTPResponse.Status, ReasonCode, String) {
+        switch outcome {
+        case .extended: (.ok, "", "")
+        case .unknownLease: (.notFound, "unknown_lease", "no such lease")
+        case .foreignLease: (.conflict, "foreign_lease", "this lease belongs to another worker")
+        case .leaseNotActive(let state):
+            switch state {
+            case "expired": (.conflict, "lease_expired", "the lease's deadline passed; the unit may be someone else's now")
+            case "released": (.conflict, "lease_released", "the lease was released")
+            case "submitted": (.conflict, "result_submitted", "a result was already submitted under this lease")
+            default: (.conflict, "unit_finished", "another copy of this unit was accepted")
+            }
+        }
+    }
+
+    @Sendable func heartbeat(_ request: Request, context: CoordinatorContext) async throws -> Response {
+        let outcome = try await coordinator.leases.heartbeat(lease: Self.leaseID(context), worker: context.worker(),
+                                                             leaseSeconds: leaseSeconds)
+        if case .extended(let deadline) = outcome { return try WireResponse.json(HeartbeatResponse.extended(deadline: deadline)) }
+        let (status, reason, message) = Self.stop(outcome)
+        return try WireResponse.json(HeartbeatResponse.stop(reason: reason, message: message), status: status)
+    }
+
+    @Sendable func release(_ request: Request, context: CoordinatorContext) async throws -> Response {
+        let outcome = try await coordinator.leases.release(lease: Self.leaseID(context), worker: context.worker())
+        if case .extended = outcome { return try WireResponse.json(ReleaseResponse(status: .released)) }
+        let (status, reason, message) = Self.stop(outcome)
+        return try WireResponse.json(ReleaseResponse(status: .refused, reason: reason, message: message), status: status)
+    }
+
+    @Sendable func submit(_ request: Request, context: CoordinatorContext) async throws -> Response {
+        let worker = try context.worker()
+        let lease = try Self.leaseID(context)
+        func rejected(_ status: HTTPResponse.Status, _ reason: ReasonCode, _ message: String) throws -> Response {
+            try WireResponse.json(SubmitResultResponse(status: .rejected, reason: reason, message: message), status: status)
+        }
+        let metadata: ResultMetadata
+        do {
+            metadata = try ResultMetadata { name in request.headers.first { $0.name.canonicalName == name.lowercased() }?.value }
+        } catch {
+            return try rejected(.badRequest, "invalid_metadata", error.description)
+        }
+        guard metadata.leaseID == lease else { return try rejected(.badRequest, "invalid_metadata", "Koinon-Lease-ID differs from the path") }
+        guard let run = try await coordinator.leaseRun(lease) else { return try rejected(.notFound, "unknown_lease", "no such lease") }
+        let info = try await coordinator.runInfo(run)
+        var request = request
+        let limit = TensorPayload.encodedByteCount(elementCount: info.parameterCount, dtype: .float32)
+        let body: ByteBuffer
+        do { body = try await request.collectBody(upTo: limit) } catch {
+            return try rejected(.contentTooLarge, "payload_too_large", "a result for this run is at most \(limit) bytes")
+        }
+        let data = Data(buffer: body)
+        let sha = BlobStore.sha256(data)
+        guard sha == metadata.payloadSHA256 else {
+            return try rejected(.unprocessableContent, "invalid_result", "the body's SHA-256 is not Koinon-Payload-SHA256 (corrupted upload?)")
+        }
+        let payload: TensorPayload
+        do { payload = try TensorPayload(decoding: data, expectedElementCount: info.parameterCount) } catch {
+            return try rejected(.unprocessableContent, "invalid_result", "\(error)")
+        }
+        guard payload.values.allSatisfy(\.isFinite) else {
+            return try rejected(.unprocessableContent, "invalid_result", "the gradient has NaN or infinite values")
+        }
+        guard metadata.loss.isFinite, metadata.tokenCount > 0 else {
+            return try rejected(.unprocessableContent, "invalid_result", "loss must be finite and the token count positive")
+        }
+        try coordinator.blobs.put(data)
+        let outcome = try await coordinator.leases.submit(lease: lease, worker: worker, payload: sha, loss: metadata.loss,
+                                                          tokens: metadata.tokenCount)
+        switch outcome {
+        case .accepted(let complete):
+            if complete { await coordinator.stepCompleted() }
+            return try WireResponse.json(SubmitResultResponse(status: .accepted))
+        case .superseded:
+            return try WireResponse.json(SubmitResultResponse(status: .superseded, reason: "unit_finished",
+                                                              message: "another copy of this unit was accepted first"))
+        case .conflict:
+            return try rejected(.conflict, "result_conflict", "this lease already submitted a different result")
+        case .unknownLease: return try rejected(.notFound, "unknown_lease", "no such lease")
+        case .foreignLease: return try rejected(.conflict, "foreign_lease", "this lease belongs to another worker")
+        case .leaseNotActive(let state):
+            let (status, reason, message) = Self.stop(.leaseNotActive(state: state))
+            return try rejected(status, reason, message)
+        }
+    }
+
+    @Sendable func parameters(_ request: Request, context: CoordinatorContext) async throws -> Response {
+        guard let run = context.parameters.get("run", as: Int.self), let version = context.parameters.get("version", as: Int.self),
+              let sha = try await coordinator.runs.parameterVersion(run: run, version: version)?.parameters else {
+            return try WireResponse.error(.notFound, code: "not_found", "no such run or parameter version")
+        }
+        return try serveBlob(sha, request: request, contentType: WireProtocol.tensorContentType)
+    }
+
+    @Sendable func modelConfig(_ request: Request, context: CoordinatorContext) async throws -> Response {
+        guard let run = context.parameters.get("run", as: Int.self), let record = try await coordinator.runs.get(run) else {
+            return try WireResponse.error(.notFound, code: "not_found", "no such run")
+        }
+        return WireResponse.binary(Data(record.modelConfigJSON.utf8), contentType: WireProtocol.jsonContentType)
+    }
+
+    @Sendable func shard(_ request: Request, context: CoordinatorContext) async throws -> Response {
+        guard let sha = context.parameters.get("sha"), coordinator.blobs.contains(sha) else {
+            return try WireResponse.error(.notFound, code: "not_found", "no such dataset file")
+        }
+        return try serveBlob(sha, request: request, contentType: "application/octet-stream")
+    }
+
+    /// An immutable blob: ETag = its hash, If-None-Match → 304, single byte ranges → 206.
+    func serveBlob(_ sha: String, request: Request, contentType: String) throws -> Response {
+        if request.headers[.ifNoneMatch] == "\"\(sha)\"" {
+            return Response(status: .notModified, headers: [.eTag: "\"\(sha)\""])
+        }
+        let data = try coordinator.blobs.get(sha)
+        if let range = request.headers[.range], let (lo, hi) = Self.byteRange(range, count: data.count) {
+            return WireResponse.binary(data.subdata(in: lo..<(hi + 1)), contentType: contentType, etag: sha,
+                                       status: .partialContent, extra: [.contentRange: "bytes \(lo)-\(hi)/\(data.count)"])
+        }
+        return WireResponse.binary(data, contentType: contentType, etag: sha)
+    }
+
+    /// "bytes=a-b", "bytes=a-" or "bytes=-n" within `count` bytes.
+    static func byteRange(_ header: String, count: Int) -> (Int, Int)? {
+        guard header.hasPrefix("bytes="), !header.contains(","), count > 0 else { return nil }
+        let parts = header.dropFirst(6).split(separator: "-", omittingEmptySubsequences: false)
+        guard parts.count == 2 else { return nil }
+        if parts[0].isEmpty, let n = Int(parts[1]), n > 0 { return (max(0, count - n), count - 1) }
+        guard let lo = Int(parts[0]), lo < count else { return nil }
+        let hi = parts[1].isEmpty ? count - 1 : min(Int(parts[1]) ?? -1, count - 1)
+        return hi >= lo ? (lo, hi) : nil
+    }
+
+    @Sendable func status(_ request: Request, context: CoordinatorContext) async throws -> Response {
+        try WireResponse.json(try await coordinator.status())
+    }
+}

@@ -1,0 +1,66 @@
+import Foundation
+import Hummingbird
+import Logging
+import PostgresNIO
+import ServiceLifecycle
+
+/// Settings of `koinon-coordinator serve`.
+public struct ServerSettings: Sendable {
+    public var host = "127.0.0.1"
+    public var port = 8080
+    public var dataDirectory: URL
+    public var databaseURL: String?
+    public var migrationsDirectory: URL
+    public var coordinator = CoordinatorSettings()
+    public init(dataDirectory: URL, migrationsDirectory: URL) {
+        self.dataDirectory = dataDirectory
+        self.migrationsDirectory = migrationsDirectory
+    }
+}
+
+/// Expires leases and applies complete steps about once a second, until shutdown.
+struct Housekeeping: Service {
+    let coordinator: Coordinator
+    func run() async throws {
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            await coordinator.tick()
+            try? await Task.sleep(for: .seconds(1))
+        }
+    }
+}
+
+public enum CoordinatorServer {
+    /// Builds the application: database (embedded unless a URL is given),
+    /// migrations before the server starts, the HTTP API, housekeeping.
+    /// Running it serves until SIGTERM/SIGINT, then drains requests and
+    /// stops the database (the embedded cluster last).
+    public static func build(_ settings: ServerSettings, logger: Logger) async throws -> some ApplicationProtocol {
+        let source = try DatabaseSource.resolve(databaseURL: settings.databaseURL,
+                                                environment: ProcessInfo.processInfo.environment,
+                                                dataDirectory: settings.dataDirectory)
+        let connection = try await source.connect(logger: logger)
+        let blobs = try BlobStore(root: settings.dataDirectory.appendingPathComponent("blobs"))
+        let coordinator = Coordinator(db: connection.client, blobs: blobs, settings: settings.coordinator, logger: logger)
+        var app = application(coordinator: coordinator, host: settings.host, port: settings.port,
+                              services: connection.services, logger: logger)
+        app.beforeServerStarts {
+            let report = try await MigrationRunner(client: connection.client, directory: settings.migrationsDirectory,
+                                                   logger: logger).migrate()
+            logger.info("database \(source): \(report.alreadyApplied.count + report.applied.count) migration(s) applied")
+            logger.info("serving on http://\(settings.host):\(settings.port)  (status: /v1/status)")
+        }
+        return app
+    }
+
+    /// The HTTP application over a coordinator (tests build it on their own database).
+    public static func application(coordinator: Coordinator, host: String, port: Int, services: [any Service],
+                                   logger: Logger) -> Application<RouterResponder<CoordinatorContext>> {
+        let router = Router(context: CoordinatorContext.self)
+        CoordinatorRoutes(coordinator: coordinator).register(on: router)
+        return Application(
+            router: router,
+            configuration: .init(address: .hostname(host, port: port), serverName: "koinon"),
+            services: services + [Housekeeping(coordinator: coordinator)],
+            logger: logger)
+    }
+}
