@@ -16,9 +16,12 @@ build: deps
 release: deps
 	$(SWIFT) build -c release
 
+# Tests run one at a time: several start PostgreSQL clusters and child
+# processes, and Foundation's Process on Linux has lost child exits under
+# heavy concurrency. The time limit turns a hang into a clear failure.
 test: deps
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build
+	timeout 2400 $(SWIFT) test --skip-build --no-parallel
 
 # Until the coordinator lands: a real training run of the char-small model
 # (forward + backward + AdamW) with its throughput, GFLOP/s and memory.
