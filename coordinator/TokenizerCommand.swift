@@ -83,7 +83,7 @@ struct TokenizerCommand: ParsableCommand {
                 let tok = try BPETokenizer(directory: URL(fileURLWithPath: tokenizer))
                 let text = String(repeating: try TextFile.read(input), count: self.repeat)
                 let docs = text.components(separatedBy: "\n\n")
-                let bytes = docs.reduce(0) { $0 + $1.utf8.count }
+                let bytes = text.utf8.count  // the whole text, separators included (as the HF reference counts)
                 let threads = self.threads ?? ProcessInfo.processInfo.activeProcessorCount
                 _ = tok.encodeBatch(Array(docs.prefix(1000)), threads: threads)  // warm-up
                 var passes = 0, tokens = 0
