@@ -25,11 +25,13 @@ test: deps
 
 # Until the coordinator lands: a real training run of the char-small model
 # (forward + backward + AdamW) with its throughput, GFLOP/s and memory.
-demo: release
+demo: deps
+	$(SWIFT) build -c release --product koinon-worker
 	$(WORKER) bench --preset char-small
 
 # Koinon against PyTorch on every preset, same machine, same run (needs pip torch + transformers).
-bench-reference: release
+bench-reference: deps
+	$(SWIFT) build -c release --product koinon-worker
 	python3 benchmarks/torch_reference.py --koinon $(WORKER)
 
 # Regenerates the reference fixtures (needs pip torch + transformers).
