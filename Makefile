@@ -6,7 +6,7 @@ WORKER := .build/release/koinon-worker
 
 all: build
 
-# System packages the build needs (OpenBLAS, pkg-config); installs only what is missing.
+# System packages the build and tests need (OpenBLAS, zstd, PostgreSQL); installs only what is missing.
 deps:
 	@scripts/install-deps.sh
 
@@ -16,9 +16,10 @@ build: deps
 release: deps
 	$(SWIFT) build -c release
 
-# Tests run one at a time: several start PostgreSQL clusters and child
-# processes, and Foundation's Process on Linux has lost child exits under
-# heavy concurrency. The time limit turns a hang into a clear failure.
+# Tests run one at a time: several start PostgreSQL clusters, servers and
+# worker processes, which contend badly for 2 cores when run together (the
+# whole suite takes about a minute serially). The time limit turns a hang
+# into a clear failure instead of a stalled CI run.
 test: deps
 	$(SWIFT) build --build-tests
 	timeout 2400 $(SWIFT) test --skip-build --no-parallel
