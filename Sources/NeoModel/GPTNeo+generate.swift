@@ -1,3 +1,4 @@
+import Foundation
 import Kernels
 
 /// How `generate` picks each next token.
@@ -56,7 +57,7 @@ extension GPTNeo {
             candidates.removeLast(candidates.count - k)
         }
         let maxLogit = candidates.map { Double(logits[$0]) }.max()!
-        let weights = candidates.map { ((Double(logits[$0]) - maxLogit) / options.temperature).exponentiated }
+        let weights = candidates.map { exp((Double(logits[$0]) - maxLogit) / options.temperature) }
         var u = rng.unit() * weights.reduce(0, +)
         for (c, w) in zip(candidates, weights) {
             u -= w
@@ -65,10 +66,3 @@ extension GPTNeo {
         return Int32(candidates.last!)
     }
 }
-
-private extension Double {
-    var exponentiated: Double { _exp(self) }
-}
-
-import Foundation
-private func _exp(_ x: Double) -> Double { Foundation.exp(x) }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Deterministic random numbers (xoshiro256**, seeded by SplitMix64), so
 /// `model init --seed N` gives the same weights on every machine.
 public struct RandomSource: RandomNumberGenerator, Sendable {
@@ -36,16 +38,11 @@ public struct RandomSource: RandomNumberGenerator, Sendable {
     public mutating func fillNormal(_ out: UnsafeMutablePointer<Float>, count: Int, std: Double) {
         var i = 0
         while i < count {
-            let r = (-2 * _log(unit())).squareRoot() * std
+            let r = (-2 * log(unit())).squareRoot() * std
             let a = 2 * Double.pi * unit()
-            out[i] = Float(r * _cos(a))
-            if i + 1 < count { out[i + 1] = Float(r * _sin(a)) }
+            out[i] = Float(r * cos(a))
+            if i + 1 < count { out[i + 1] = Float(r * sin(a)) }
             i += 2
         }
     }
 }
-
-import Foundation
-@inline(__always) private func _log(_ x: Double) -> Double { Foundation.log(x) }
-@inline(__always) private func _cos(_ x: Double) -> Double { Foundation.cos(x) }
-@inline(__always) private func _sin(_ x: Double) -> Double { Foundation.sin(x) }

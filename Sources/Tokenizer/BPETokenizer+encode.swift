@@ -1,4 +1,5 @@
 import Dispatch
+import Foundation
 
 extension BPETokenizer {
     /// Token ids of `text`; occurrences of special tokens (`<|endoftext|>`) map to their ids.
@@ -48,7 +49,7 @@ extension BPETokenizer {
         return results.values
     }
 
-    var defaultThreads: Int { max(1, sysconfNumberOfCPUs()) }
+    var defaultThreads: Int { ProcessInfo.processInfo.activeProcessorCount }
 
     func encodeOrdinary(_ bytes: UnsafeBufferPointer<UInt8>, cache: inout WordCache, into out: inout [Int32]) {
         var word: [Int32] = []
@@ -121,6 +122,3 @@ final class ResultSlots<T>: @unchecked Sendable {
     func set(_ i: Int, _ value: T) { storage[i] = value }
     var values: [T] { storage.map { $0! } }
 }
-
-import Foundation
-func sysconfNumberOfCPUs() -> Int { ProcessInfo.processInfo.activeProcessorCount }

@@ -1,4 +1,5 @@
 import Dispatch
+import Foundation
 
 /// Learns a byte-level BPE vocabulary from a corpus (deterministic: the same
 /// texts give the same files, whatever the thread count).
@@ -14,7 +15,7 @@ public enum BPETrainer {
         guard vocabSize >= base else {
             throw TokenizerError("vocabulary size \(vocabSize) is below the \(base) tokens every byte-level vocabulary starts with")
         }
-        var words = countWords(texts, specialTokens: specialTokens, threads: threads ?? sysconfNumberOfCPUs())
+        var words = countWords(texts, specialTokens: specialTokens, threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
         // Deterministic word order, independent of hashing and threads.
         words.sort { $0.bytes.lexicographicallyPrecedes($1.bytes) }
 

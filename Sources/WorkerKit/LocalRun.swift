@@ -71,9 +71,8 @@ public final class LocalRun: @unchecked Sendable {
             loss += try unitGradient(step: step, unit: unit)
             be.add(out: gradientSum.pointer, gradientSum.pointer, trainer.gradients.pointer, count: gradientSum.count)
         }
-        be.scale(gradientSum.pointer, by: 1 / Float(units), count: gradientSum.count)
-        trainer.gradients.copy(from: gradientSum)
-        let update = trainer.optimizer.update(parameters: model.parameters, gradients: trainer.gradients, backend: be)
+        be.scale(gradientSum.pointer, by: 1 / Float(units), count: gradientSum.count)  // now the mean
+        let update = trainer.optimizer.update(parameters: model.parameters, gradients: gradientSum, backend: be)
         var record = StepRecord(step: step, trainLoss: loss / Double(units), validationLoss: nil,
                                 learningRate: update.learningRate, gradientNorm: update.gradientNorm)
         let last = step == config.steps - 1

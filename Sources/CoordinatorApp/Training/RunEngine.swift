@@ -14,7 +14,6 @@ public final class RunEngine: @unchecked Sendable {
     public let model: GPTNeo
     public let optimizer: AdamW
     private let sum: FloatBuffer
-    private let mean: FloatBuffer
 
     /// Version 0: GPT-Neo initialisation from the run's seed.
     public init(runConfig: RunConfig, modelConfig: GPTNeoConfig, backend: any Backend) throws {
@@ -23,7 +22,6 @@ public final class RunEngine: @unchecked Sendable {
         model.initializeParameters(seed: runConfig.seed)
         optimizer = AdamW(config: runConfig.adamW, layout: model.layout)
         sum = FloatBuffer(count: model.layout.count)
-        mean = FloatBuffer(count: model.layout.count)
     }
 
     public var parameterCount: Int { model.layout.count }
@@ -49,9 +47,8 @@ public final class RunEngine: @unchecked Sendable {
                 be.add(out: sum.pointer, sum.pointer, g.baseAddress!, count: n)
             }
         }
-        be.scale(sum.pointer, by: 1 / Float(unitGradients.count), count: n)
-        mean.copy(from: sum)
-        let report = optimizer.update(parameters: model.parameters, gradients: mean, backend: be)
+        be.scale(sum.pointer, by: 1 / Float(unitGradients.count), count: n)  // now the mean
+        let report = optimizer.update(parameters: model.parameters, gradients: sum, backend: be)
         return StepOutcome(gradientNorm: report.gradientNorm, learningRate: report.learningRate)
     }
 
