@@ -1,4 +1,4 @@
-# Koinon: `make demo` runs a real training benchmark, `make test` runs every test.
+# Koinon: `make demo` runs a real distributed training run, `make test` runs every test.
 SWIFT ?= swift
 WORKER := .build/release/koinon-worker
 
@@ -24,11 +24,10 @@ test: deps
 	$(SWIFT) build --build-tests
 	timeout 2400 $(SWIFT) test --skip-build --no-parallel
 
-# Until the coordinator lands: a real training run of the char-small model
-# (forward + backward + AdamW) with its throughput, GFLOP/s and memory.
+# A real distributed run: coordinator + embedded PostgreSQL + 2 workers on
+# tiny Shakespeare, then export and a sample (scripts/demo.sh).
 demo: deps
-	$(SWIFT) build -c release --product koinon-worker
-	$(WORKER) bench --preset char-small
+	scripts/demo.sh
 
 # Koinon against PyTorch on every preset, same machine, same run (needs pip torch + transformers).
 bench-reference: deps

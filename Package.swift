@@ -92,11 +92,24 @@ let package = Package(
             ],
             path: "worker"
         ),
+        // Load benchmark: simulated workers doing lease → submit cycles (benchmarks/load.sh).
+        .executableTarget(
+            name: "koinon-loadtest",
+            dependencies: [
+                "Wire", "NeoModel",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "benchmarks/LoadTest"
+        ),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "CKernels"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"], exclude: ["Fixtures"]),
         .testTarget(name: "DatasetTests", dependencies: ["Dataset", "Tokenizer"]),
         .testTarget(name: "KoinonCoreTests", dependencies: ["KoinonCore", "NeoModel"]),
         .testTarget(name: "WireTests", dependencies: ["Wire"]),
+        .testTarget(name: "WorkerKitTests", dependencies: ["WorkerKit"]),
         .testTarget(
             name: "CoordinatorAppTests",
             dependencies: [

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Koinon builds against, when missing.
 set -euo pipefail
-packages=(libopenblas-dev libzstd-dev pkg-config zstd postgresql)
+packages=(libopenblas-dev libzstd-dev pkg-config zstd postgresql curl)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

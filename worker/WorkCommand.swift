@@ -11,14 +11,22 @@ struct WorkCommand: AsyncParsableCommand {
     @Option(help: "The coordinator's URL, e.g. https://koinon.example.org") var coordinator: String
     @Option(help: "Your name on the status page.") var name = ProcessInfo.processInfo.hostName
     @Option(help: "Where downloads and the worker's token are kept.") var cacheDir = "~/.cache/koinon"
+    @Option(help: ArgumentHelp("The cache directory's size limit: bytes, or with a suffix K, M, G, T (powers of 1024), e.g. 500M, 2GiB. Least recently used downloads are deleted first.",
+                               valueName: "size")) var cacheSize = "10G"
     @Option(help: "Stop after this many units.") var maxUnits: Int?
     @OptionGroup var compute: ComputeOptions
+
+    func validate() throws {
+        do { _ = try ByteSize.parse(cacheSize, what: "cache size") } catch { throw ValidationError("\(error)") }
+    }
 
     func run() async throws {
         let logger = makeLogger()
         let cache = URL(fileURLWithPath: (cacheDir as NSString).expandingTildeInPath)
+        let cacheLimit = try ByteSize.parse(cacheSize, what: "cache size")
         let worker = VolunteerWorker(coordinatorURL: coordinator,
-                                     options: .init(name: name, threads: compute.threads, cacheDirectory: cache, maxUnits: maxUnits),
+                                     options: .init(name: name, threads: compute.threads, cacheDirectory: cache, maxUnits: maxUnits,
+                                                    cacheLimitBytes: cacheLimit),
                                      logger: logger)
         // First Ctrl-C / SIGTERM: finish the unit in hand, upload it, stop. Second: stop now.
         let signals = [SIGINT, SIGTERM].map { sig -> DispatchSourceSignal in

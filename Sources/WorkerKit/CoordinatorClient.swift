@@ -55,7 +55,7 @@ public final class CoordinatorClient: Sendable {
                     throw CoordinatorError(message: "coordinator answered \(status)", transient: true)
                 }
                 return (status, Data(bytes.readableBytesView))
-            } catch let error where retry && Self.isTransient(error) {
+            } catch let error where retry && Self.isTransient(error) && !Task.isCancelled {
                 let wait = backoff.delayAfterFailure(using: &random)
                 logger.warning("coordinator unreachable (\(error)); retrying in \(String(format: "%.1f", wait)) s")
                 try await Task.sleep(for: .seconds(wait))

@@ -17,11 +17,15 @@ public final class VolunteerWorker: @unchecked Sendable {
         public var maxUnits: Int?
         /// How long the coordinator may hold a lease request open.
         public var leaseWait: Double = 5
-        public init(name: String, threads: Int?, cacheDirectory: URL, maxUnits: Int?) {
+        /// The cache directory's size limit (least recently used files go first).
+        public var cacheLimitBytes: Int64
+        public init(name: String, threads: Int?, cacheDirectory: URL, maxUnits: Int?,
+                    cacheLimitBytes: Int64 = 10 * ByteSize.gibibyte) {
             self.name = name
             self.threads = threads
             self.cacheDirectory = cacheDirectory
             self.maxUnits = maxUnits
+            self.cacheLimitBytes = cacheLimitBytes
         }
     }
 
@@ -29,23 +33,30 @@ public final class VolunteerWorker: @unchecked Sendable {
     let options: Options
     let backend: CPUBackend
     let logger: Logger
+    let cache: CacheDirectory
+    /// Cache files the current unit needs: eviction keeps them.
+    private var inUse: Set<String> = []
     /// Set by SIGINT/SIGTERM: finish the current unit, then stop.
     public let stopRequested = LockedFlag()
     /// Holding a lease right now (stopping must then finish or release it).
     public let busy = LockedFlag()
     private var trainers: [String: Trainer] = [:]  // by model config hash + batch shape
     public private(set) var unitsDone = 0
+    /// Leases whose results the coordinator answered "accepted".
+    public private(set) var acceptedLeases: [UUID] = []
 
     public init(coordinatorURL: String, options: Options, logger: Logger) {
         self.client = CoordinatorClient(baseURL: coordinatorURL, logger: logger)
         self.options = options
         self.backend = CPUBackend(threads: options.threads)
         self.logger = logger
+        self.cache = CacheDirectory(root: options.cacheDirectory, limitBytes: options.cacheLimitBytes, logger: logger)
     }
 
     public func run() async throws {
         defer { Task { [client] in await client.shutdown() } }
         try FileManager.default.createDirectory(at: options.cacheDirectory, withIntermediateDirectories: true)
+        cache.prepare()
         try await authenticate()
         logger.info("worker \(options.name) ready: \(backend.summary), coordinator \(client.baseURL)")
         while !stopRequested.isSet, options.maxUnits.map({ unitsDone < $0 }) ?? true {
@@ -99,7 +110,9 @@ public final class VolunteerWorker: @unchecked Sendable {
             let (payload, loss, tokens) = try await compute(a)
             let answer = try await client.submit(lease: a.leaseID, payload: payload, loss: loss, tokens: tokens)
             switch answer.status {
-            case .accepted: logger.info("\(label): accepted, loss \(String(format: "%.4f", loss))")
+            case .accepted:
+                acceptedLeases.append(a.leaseID)
+                logger.info("\(label): accepted, loss \(String(format: "%.4f", loss))")
             case .superseded: logger.info("\(label): another copy was accepted first")
             case .rejected: logger.warning("\(label): rejected (\(answer.reason?.rawValue ?? "")): \(answer.message ?? "")")
             }
@@ -113,6 +126,7 @@ public final class VolunteerWorker: @unchecked Sendable {
 
     /// The unit's mean gradient (float32 payload), its loss and token count.
     func compute(_ a: Assignment) async throws -> (Data, Double, Int) {
+        inUse = ["datasets/\(a.data.manifestSHA256)/\(DatasetManifest.fileName)"]  // cached() adds the rest
         let configData = try await cached("configs/\(a.modelConfigSHA256).json", sha: a.modelConfigSHA256) {
             "/v1/runs/\(a.runID)/config"
         }
@@ -143,11 +157,14 @@ public final class VolunteerWorker: @unchecked Sendable {
 
     /// A file from the cache, or downloaded (and verified) into it.
     func cached(_ relative: String, sha: String, maxBytes: Int = 1 << 30, path: () -> String) async throws -> Data {
-        let url = options.cacheDirectory.appendingPathComponent(relative)
-        if let d = FileManager.default.contents(atPath: url.path), SHA256Hex.digest(of: [UInt8](d)) == sha { return d }
+        inUse.insert(relative)
+        if let d = cache.contents(relative), SHA256Hex.digest(of: [UInt8](d)) == sha {
+            cache.markUsed(relative)
+            return d
+        }
         let data = try await client.download(path(), sha256: sha, maxBytes: maxBytes)
-        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-        try data.write(to: url, options: .atomic)
+        try cache.write(data, to: relative)
+        cache.evict(protecting: inUse)
         return data
     }
 

@@ -16,58 +16,10 @@ import WorkerKit
 @Suite(.serialized) struct DistributedTrainingTests {
     static let logger = Logger(label: "test")
 
-    /// A tiny dataset and run, shared by the tests (built once).
-    static let fixture: (dir: URL, yaml: String) = {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("koinon-dist-\(UUID())")
-        try! FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        var text = ""
-        // Deterministic varied text: sentences from a small vocabulary, paragraphs between.
-        let words = ["the", "king", "queen", "speak", "hear", "me", "good", "lord", "night", "day", "love", "war",
-                     "and", "of", "to", "my", "thou", "art", "noble", "sweet"]
-        var state: UInt64 = 1
-        for p in 0..<400 {
-            var para = ""
-            for _ in 0..<(8 + p % 7) {
-                state = state &* 6364136223846793005 &+ 1442695040888963407
-                para += words[Int(state >> 59) % words.count] + " "
-            }
-            text += para + "\n\n"
-        }
-        let corpus = dir.appendingPathComponent("corpus.txt")
-        try! text.write(to: corpus, atomically: true, encoding: .utf8)
-        var options = DatasetBuildOptions(inputs: [InputSpec(path: corpus.path, format: .text)],
-                                          output: dir.appendingPathComponent("data"), tokenizer: .train(vocabularySize: 300))
-        options.shardTokens = 2000  // several shards: windows cross shard boundaries
-        options.validationFraction = 0.1
-        options.minChars = 8
-        _ = try! DatasetBuilder(options: options).build()
-        try! #"{"vocab_size": 300, "max_position_embeddings": 16, "hidden_size": 32, "num_layers": 2, "num_heads": 2, "attention_types": [[["global", "local"], 1]], "window_size": 4}"#
-            .write(to: dir.appendingPathComponent("model.json"), atomically: true, encoding: .utf8)
-        let yaml = """
-        name: tiny
-        model:
-          config: model.json
-        dataset: data
-        optimizer:
-          learning_rate: 3.0e-3
-          warmup_steps: 1
-        batch:
-          sequence_length: 16
-          global_sequences: 6
-          sequences_per_unit: 2
-        steps: 4
-        eval:
-          interval: 2
-          sequences: 4
-        seed: 7
-        """
-        return (dir, yaml)
-    }()
+    static var fixture: (dir: URL, yaml: String) { (TinyRun.directory, TinyRun.yaml(steps: 4)) }
 
     func localLosses() throws -> [(Double, Double?)] {
-        let run = try LocalRun(config: RunConfig(yaml: Self.fixture.yaml), runDirectory: Self.fixture.dir,
-                               backend: CPUBackend(threads: 1))
-        return try (0..<4).map { let r = try run.runStep($0); return (r.trainLoss, r.validationLoss) }
+        try TinyRun.local(steps: 4).history.map { ($0.trainLoss, $0.validationLoss) }
     }
 
     func distributedLosses(workers: Int) async throws -> [(Double, Double?)] {

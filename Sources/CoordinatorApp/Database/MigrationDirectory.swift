@@ -28,17 +28,7 @@ public enum MigrationDirectory {
     /// directory, then next to the executable and in each of its parent directories (so a
     /// binary in `.build/debug/` finds the repository's `migrations/`).
     public static func candidates(currentDirectory: URL, executable: URL?) -> [URL] {
-        var result = [currentDirectory.appendingPathComponent("migrations")]
-        if var directory = executable?.deletingLastPathComponent() {
-            while true {
-                result.append(directory.appendingPathComponent("migrations"))
-                let parent = directory.deletingLastPathComponent()
-                if parent.path == directory.path || directory.path == "/" { break }
-                directory = parent
-            }
-        }
-        var seen = Set<String>()
-        return result.map(\.standardizedFileURL).filter { seen.insert($0.path).inserted }
+        RepositoryResource.candidates(named: "migrations", currentDirectory: currentDirectory, executable: executable)
     }
 
     /// The first existing directory among ``candidates(currentDirectory:executable:)``.

@@ -28,13 +28,13 @@ public struct CoordinatorContext: RequestContext {
 /// Resolves `Authorization: Bearer <token>` to a worker, or answers 401.
 struct WorkerAuthenticator: RouterMiddleware {
     typealias Context = CoordinatorContext
-    let workers: WorkerRepository
+    let sessions: WorkerSessions
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else {
             return try WireResponse.error(.unauthorized, code: "unauthorized", "send Authorization: Bearer <token> (register at POST /v1/workers)")
         }
-        guard let id = try await workers.authenticate(token: String(header.dropFirst(7))) else {
+        guard let id = try await sessions.authenticate(token: String(header.dropFirst(7))) else {
             return try WireResponse.error(.unauthorized, code: "unauthorized", "unknown worker token; register again")
         }
         var context = context

@@ -17,18 +17,20 @@ public struct CoordinatorRoutes: Sendable {
     }
 
     public func register(on router: Router<CoordinatorContext>) {
+        router.add(middleware: ErrorMiddleware())
         let v1 = router.group("v1")
         v1.post("workers", use: registerWorker)
         v1.get("status", use: status)
         v1.get("runs/:run/parameters/:version", use: parameters)
         v1.get("runs/:run/config", use: modelConfig)
         v1.get("shards/:sha", use: shard)
-        let authed = v1.group().add(middleware: WorkerAuthenticator(workers: coordinator.workers))
+        let authed = v1.group().add(middleware: WorkerAuthenticator(sessions: coordinator.sessions))
         authed.post("leases", use: lease)
         authed.post("leases/:lease/heartbeat", use: heartbeat)
         authed.put("leases/:lease/result", use: submit)
         authed.delete("leases/:lease", use: release)
         registerOperator(on: router)
+        registerOpenAPI(on: router)
     }
 
     @Sendable func registerWorker(_ request: Request, context: CoordinatorContext) async throws -> Response {

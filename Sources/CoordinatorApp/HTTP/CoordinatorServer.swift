@@ -18,7 +18,10 @@ public struct ServerSettings: Sendable {
     }
 }
 
-/// Expires leases and applies complete steps about once a second, until shutdown.
+/// Expires leases and applies complete steps about once a second, until
+/// shutdown; then writes a checkpoint of every run. A service group stops its
+/// services in reverse order, so this runs after the HTTP server has drained
+/// and before the database client and the embedded cluster stop.
 struct Housekeeping: Service {
     let coordinator: Coordinator
     func run() async throws {
@@ -26,6 +29,7 @@ struct Housekeeping: Service {
             await coordinator.tick()
             try? await Task.sleep(for: .seconds(1))
         }
+        await coordinator.checkpointAll()
     }
 }
 

@@ -50,40 +50,66 @@ public struct LeaseRepository: Sendable {
     /// none is pending, a backup copy of the unit whose oldest lease is oldest
     /// (fewer than `maxCopies` active leases, none held by this worker).
     public func claim(worker: UUID, leaseSeconds: Double, maxCopies: Int) async throws -> LeaseGrant? {
-        try await db.withTransaction(logger: logger) { conn in
-            var target: (Int, Int, Int, Bool)?
-            let pending = try await conn.query("""
+        if let grant = try await claimPending(worker: worker, leaseSeconds: leaseSeconds) { return grant }
+        return try await claimBackup(worker: worker, leaseSeconds: leaseSeconds, maxCopies: maxCopies)
+    }
+
+    /// The lowest pending unit of an active run's current step, leased in one
+    /// statement (one round trip, one commit: this is the hot path).
+    func claimPending(worker: UUID, leaseSeconds: Double) async throws -> LeaseGrant? {
+        let id = UUID()
+        let rows = try await db.query("""
+            WITH target AS (
                 SELECT u.run_id, u.step, u.unit FROM units u JOIN runs r ON r.id = u.run_id
                 WHERE r.state = 'active' AND u.step = r.current_step AND u.state = 'pending'
-                ORDER BY u.run_id, u.unit LIMIT 1 FOR UPDATE OF u SKIP LOCKED
+                ORDER BY u.run_id, u.unit LIMIT 1 FOR UPDATE OF u SKIP LOCKED),
+            claimed AS (
+                UPDATE units u SET state = 'leased' FROM target t
+                WHERE u.run_id = t.run_id AND u.step = t.step AND u.unit = t.unit
+                RETURNING u.run_id, u.step, u.unit),
+            lease AS (
+                INSERT INTO leases (id, run_id, step, unit, worker_id, is_backup, deadline)
+                SELECT \(id), run_id, step, unit, \(worker), false, now() + make_interval(secs => \(leaseSeconds)) FROM claimed
+                RETURNING run_id, step, unit, deadline)
+            SELECT l.run_id, l.step, l.unit, l.deadline, p.parameters_sha256
+            FROM lease l JOIN parameter_versions p ON p.run_id = l.run_id AND p.version = l.step
+            """, logger: logger)
+        for try await (run, step, unit, deadline, sha) in rows.decode((Int, Int, Int, Date, String).self) {
+            return LeaseGrant(leaseID: id, runID: run, step: step, unit: unit, isBackup: false, deadline: deadline,
+                              parametersSHA256: sha)
+        }
+        return nil
+    }
+
+    /// When nothing is pending: a backup copy of the outstanding unit whose
+    /// oldest lease is oldest (fewer than `maxCopies` active leases, none held
+    /// by this worker); the first accepted copy wins.
+    func claimBackup(worker: UUID, leaseSeconds: Double, maxCopies: Int) async throws -> LeaseGrant? {
+        guard maxCopies > 1 else { return nil }
+        return try await db.withTransaction(logger: logger) { conn in
+            var target: (Int, Int, Int)?
+            let backup = try await conn.query("""
+                SELECT u.run_id, u.step, u.unit FROM units u JOIN runs r ON r.id = u.run_id
+                WHERE r.state = 'active' AND u.step = r.current_step AND u.state = 'leased'
+                  AND NOT EXISTS (SELECT 1 FROM units p WHERE p.run_id = u.run_id AND p.step = u.step AND p.state = 'pending')
+                  AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.run_id = u.run_id AND l.step = u.step AND l.unit = u.unit
+                                  AND l.state = 'active' AND l.worker_id = \(worker))
+                  AND (SELECT count(*) FROM leases l WHERE l.run_id = u.run_id AND l.step = u.step AND l.unit = u.unit
+                       AND l.state = 'active') < \(maxCopies)
+                ORDER BY (SELECT min(l.leased_at) FROM leases l WHERE l.run_id = u.run_id AND l.step = u.step
+                          AND l.unit = u.unit AND l.state = 'active'), u.unit
+                LIMIT 1 FOR UPDATE OF u SKIP LOCKED
                 """, logger: logger)
-            for try await (r, s, u) in pending.decode((Int, Int, Int).self) { target = (r, s, u, false) }
-            if target == nil {
-                let backup = try await conn.query("""
-                    SELECT u.run_id, u.step, u.unit FROM units u JOIN runs r ON r.id = u.run_id
-                    WHERE r.state = 'active' AND u.step = r.current_step AND u.state = 'leased'
-                      AND NOT EXISTS (SELECT 1 FROM units p WHERE p.run_id = u.run_id AND p.step = u.step AND p.state = 'pending')
-                      AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.run_id = u.run_id AND l.step = u.step AND l.unit = u.unit
-                                      AND l.state = 'active' AND l.worker_id = \(worker))
-                      AND (SELECT count(*) FROM leases l WHERE l.run_id = u.run_id AND l.step = u.step AND l.unit = u.unit
-                           AND l.state = 'active') < \(maxCopies)
-                    ORDER BY (SELECT min(l.leased_at) FROM leases l WHERE l.run_id = u.run_id AND l.step = u.step
-                              AND l.unit = u.unit AND l.state = 'active'), u.unit
-                    LIMIT 1 FOR UPDATE OF u SKIP LOCKED
-                    """, logger: logger)
-                for try await (r, s, u) in backup.decode((Int, Int, Int).self) { target = (r, s, u, true) }
-            }
-            guard let (run, step, unit, isBackup) = target else { return nil }
+            for try await row in backup.decode((Int, Int, Int).self) { target = row }
+            guard let (run, step, unit) = target else { return nil }
             let id = UUID()
-            try await conn.query("UPDATE units SET state = 'leased' WHERE run_id = \(run) AND step = \(step) AND unit = \(unit)",
-                                 logger: logger)
             let rows = try await conn.query("""
                 INSERT INTO leases (id, run_id, step, unit, worker_id, is_backup, deadline)
-                VALUES (\(id), \(run), \(step), \(unit), \(worker), \(isBackup), now() + make_interval(secs => \(leaseSeconds)))
+                VALUES (\(id), \(run), \(step), \(unit), \(worker), true, now() + make_interval(secs => \(leaseSeconds)))
                 RETURNING deadline, (SELECT parameters_sha256 FROM parameter_versions WHERE run_id = \(run) AND version = \(step))
                 """, logger: logger)
             for try await (deadline, sha) in rows.decode((Date, String).self) {
-                return LeaseGrant(leaseID: id, runID: run, step: step, unit: unit, isBackup: isBackup,
+                return LeaseGrant(leaseID: id, runID: run, step: step, unit: unit, isBackup: true,
                                   deadline: deadline, parametersSHA256: sha)
             }
             return nil
@@ -152,54 +178,22 @@ public struct LeaseRepository: Sendable {
 
     /// Records a result whose payload (SHA-256 `payload`) is already in the
     /// blob store. The first result for a unit wins; the same submission
-    /// again gets the same answer.
+    /// again gets the same answer. One statement (`koinon_submit`, migration
+    /// 0002): one round trip and one commit.
     public func submit(lease: UUID, worker: UUID, payload: String, loss: Double, tokens: Int) async throws -> SubmitOutcome {
-        try await db.withTransaction(logger: logger) { conn in
-            let leaseRows = try await conn.query("""
-                SELECT worker_id, state, run_id, step, unit, deadline < now() FROM leases WHERE id = \(lease) FOR UPDATE
-                """, logger: logger)
-            var found: (UUID, String, Int, Int, Int, Bool)?
-            for try await row in leaseRows.decode((UUID, String, Int, Int, Int, Bool).self) { found = row }
-            guard let (owner, state, run, step, unit, overdue) = found else { return .unknownLease }
-            guard owner == worker else { return .foreignLease }
-            let previous = try await conn.query("SELECT payload_sha256, status FROM results WHERE lease_id = \(lease)",
-                                                logger: logger)
-            for try await (sha, status) in previous.decode((String, String).self) {
-                guard sha == payload else { return .conflict }
-                return status == "accepted" ? .accepted(stepComplete: false) : .superseded
+        let rows = try await db.query("""
+            SELECT outcome, detail, step_complete FROM koinon_submit(\(lease), \(worker), \(payload), \(loss), \(tokens))
+            """, logger: logger)
+        for try await (outcome, detail, complete) in rows.decode((String, String?, Bool).self) {
+            switch outcome {
+            case "accepted": return .accepted(stepComplete: complete)
+            case "superseded": return .superseded
+            case "conflict": return .conflict
+            case "unknown_lease": return .unknownLease
+            case "foreign_lease": return .foreignLease
+            default: return .leaseNotActive(state: detail ?? outcome)
             }
-            guard state == "active" && !overdue else { return .leaseNotActive(state: overdue ? "expired" : state) }
-            let unitRows = try await conn.query("""
-                SELECT state FROM units WHERE run_id = \(run) AND step = \(step) AND unit = \(unit) FOR UPDATE
-                """, logger: logger)
-            var unitState = ""
-            for try await s in unitRows.decode(String.self) { unitState = s }
-            if unitState == "accepted" {
-                try await conn.query("""
-                    INSERT INTO results (lease_id, run_id, step, unit, worker_id, payload_sha256, loss, tokens, status, reason)
-                    VALUES (\(lease), \(run), \(step), \(unit), \(worker), \(payload), \(loss), \(tokens), 'superseded',
-                            'another copy of this unit was accepted first')
-                    """, logger: logger)
-                try await conn.query("UPDATE leases SET state = 'superseded' WHERE id = \(lease)", logger: logger)
-                return .superseded
-            }
-            try await conn.query("""
-                INSERT INTO results (lease_id, run_id, step, unit, worker_id, payload_sha256, loss, tokens, status)
-                VALUES (\(lease), \(run), \(step), \(unit), \(worker), \(payload), \(loss), \(tokens), 'accepted')
-                """, logger: logger)
-            try await conn.query("UPDATE units SET state = 'accepted' WHERE run_id = \(run) AND step = \(step) AND unit = \(unit)",
-                                 logger: logger)
-            try await conn.query("UPDATE leases SET state = 'submitted' WHERE id = \(lease)", logger: logger)
-            try await conn.query("""
-                UPDATE leases SET state = 'superseded'
-                WHERE run_id = \(run) AND step = \(step) AND unit = \(unit) AND state = 'active'
-                """, logger: logger)
-            let open = try await conn.query("""
-                SELECT count(*) FROM units WHERE run_id = \(run) AND step = \(step) AND state <> 'accepted'
-                """, logger: logger)
-            var remaining = 1
-            for try await n in open.decode(Int.self) { remaining = n }
-            return .accepted(stepComplete: remaining == 0)
         }
+        throw EngineError("koinon_submit returned no row")
     }
 }

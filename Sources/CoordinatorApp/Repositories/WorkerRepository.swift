@@ -29,16 +29,6 @@ public struct WorkerRepository: Sendable {
         return (id, token)
     }
 
-    /// The worker a token belongs to (and marks it seen), or nil.
-    public func authenticate(token: String) async throws -> UUID? {
-        let hash = Self.tokenHash(token)
-        let rows = try await db.query("""
-            UPDATE workers SET last_seen_at = now() WHERE token_sha256 = \(hash) RETURNING id
-            """, logger: logger)
-        for try await id in rows.decode(UUID.self) { return id }
-        return nil
-    }
-
     /// Workers seen in the last `seconds`, with their accepted units and active leases.
     public func recent(seconds: Double) async throws -> [(id: UUID, name: String, backend: String, lastSeen: Date, accepted: Int, active: Int)] {
         let rows = try await db.query("""

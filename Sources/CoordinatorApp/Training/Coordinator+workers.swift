@@ -43,18 +43,27 @@ extension Coordinator {
         Task { await self.tick() }
     }
 
-    /// One round of housekeeping: expire overdue leases, apply complete steps.
+    /// One round of housekeeping: record who was seen, expire overdue leases,
+    /// apply complete steps. Asked for while a round runs, it runs another
+    /// round after it (a step completed mid-round is not left for a second).
     public func tick() async {
-        guard !ticking else { return }
+        guard !ticking else {
+            tickAgain = true
+            return
+        }
         ticking = true
         defer { ticking = false }
-        do {
-            let expired = try await leases.expireOverdue()
-            if expired > 0 { logger.info("expired \(expired) lease(s); their units are back in the queue") }
-            try await aggregateCompleteSteps()
-        } catch {
-            logger.error("housekeeping failed: \(error)")
-        }
+        repeat {
+            tickAgain = false
+            do {
+                try await sessions.flushLastSeen()
+                let expired = try await leases.expireOverdue()
+                if expired > 0 { logger.info("expired \(expired) lease(s); their units are back in the queue") }
+                try await aggregateCompleteSteps()
+            } catch {
+                logger.error("housekeeping failed: \(error)")
+            }
+        } while tickAgain
     }
 
     /// The figures of `GET /v1/status`.

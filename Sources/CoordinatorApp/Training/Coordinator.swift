@@ -12,7 +12,8 @@ import Wire
 public struct CoordinatorSettings: Sendable {
     public var leaseSeconds: Double = 60
     public var maxCopies: Int = 2
-    /// Full checkpoint (parameters + optimizer state) every this many steps.
+    /// Full checkpoint (parameters + optimizer state) every this many steps,
+    /// for runs whose run.yaml sets no `checkpoint_interval`.
     public var checkpointEvery: Int = 25
     public var threads: Int? = nil
     public init() {}
@@ -30,11 +31,13 @@ public actor Coordinator {
     public let leases: LeaseRepository
     public let steps: StepRepository
     public let workers: WorkerRepository
+    public let sessions: WorkerSessions
     let logger: Logger
     let backend: CPUBackend
-    private var engines: [Int: RunEngine] = [:]
+    var engines: [Int: RunEngine] = [:]
     var infoCache: [Int: RunInfo] = [:]
     var ticking = false
+    var tickAgain = false
 
     public init(db: PostgresClient, blobs: BlobStore, settings: CoordinatorSettings, logger: Logger) {
         self.db = db
@@ -45,6 +48,7 @@ public actor Coordinator {
         leases = LeaseRepository(db: db, logger: logger)
         steps = StepRepository(db: db, logger: logger)
         workers = WorkerRepository(db: db, logger: logger)
+        sessions = WorkerSessions(workers: workers)
         backend = CPUBackend(threads: settings.threads)
     }
 
@@ -132,7 +136,8 @@ public actor Coordinator {
         let config = engine.runConfig
         let version = step + 1
         let parameters = try blobs.put(engine.parametersPayload())
-        let checkpoint = version % max(1, settings.checkpointEvery) == 0 || version == record.totalSteps
+        let every = config.checkpointInterval > 0 ? config.checkpointInterval : max(1, settings.checkpointEvery)
+        let checkpoint = version % every == 0 || version == record.totalSteps
         let optimizer = checkpoint ? try blobs.put(engine.optimizerPayload()) : nil
         let tokens = results.reduce(0) { $0 + $1.tokens }
         let trainLoss = results.reduce(0) { $0 + $1.loss } / Double(results.count)
@@ -150,6 +155,7 @@ public actor Coordinator {
             engines[record.id] = nil  // another process applied it first, or the database failed: rebuild next time
             throw error
         }
+        if checkpoint { try await prune(run: record.id, checkpoint: version) }
         var line = String(format: "run %d step %d: loss %.4f", record.id, version, trainLoss)
         if let validation { line += String(format: ", validation %.4f", validation) }
         logger.info("\(line)")

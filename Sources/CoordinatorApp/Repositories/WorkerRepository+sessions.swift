@@ -1,0 +1,59 @@
+import Foundation
+import Logging
+import PostgresNIO
+import Synchronization
+
+/// Authenticates worker tokens without a database write per request: known
+/// token hashes are remembered in memory, and "last seen" times are collected
+/// and written in one statement by housekeeping (about once a second).
+public final class WorkerSessions: Sendable {
+    let workers: WorkerRepository
+    private let known = Mutex<[Data: UUID]>([:])
+    private let seen = Mutex<Set<UUID>>([])
+
+    public init(workers: WorkerRepository) {
+        self.workers = workers
+    }
+
+    /// The worker a token belongs to, or nil (an unknown token is looked up every time).
+    public func authenticate(token: String) async throws -> UUID? {
+        let hash = WorkerRepository.tokenHash(token)
+        if let id = known.withLock({ $0[hash] }) {
+            seen.withLock { _ = $0.insert(id) }
+            return id
+        }
+        guard let id = try await workers.worker(tokenHash: hash) else { return nil }
+        known.withLock { $0[hash] = id }
+        seen.withLock { _ = $0.insert(id) }
+        return id
+    }
+
+    /// Writes the collected "last seen" times; on failure they are kept for the next try.
+    public func flushLastSeen() async throws {
+        let ids = seen.withLock { s -> [UUID] in
+            defer { s.removeAll(keepingCapacity: true) }
+            return Array(s)
+        }
+        guard !ids.isEmpty else { return }
+        do {
+            try await workers.markSeen(ids)
+        } catch {
+            seen.withLock { $0.formUnion(ids) }
+            throw error
+        }
+    }
+}
+
+extension WorkerRepository {
+    /// The worker with this token hash, if any.
+    func worker(tokenHash: Data) async throws -> UUID? {
+        let rows = try await db.query("SELECT id FROM workers WHERE token_sha256 = \(tokenHash)", logger: logger)
+        for try await id in rows.decode(UUID.self) { return id }
+        return nil
+    }
+
+    /// Sets `last_seen_at` to now for these workers.
+    func markSeen(_ ids: [UUID]) async throws {
+        try await db.query("UPDATE workers SET last_seen_at = now() WHERE id = ANY(\(ids))", logger: logger)
+    }
+}

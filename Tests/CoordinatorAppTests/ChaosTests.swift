@@ -1,0 +1,260 @@
+import CoordinatorApp
+import Foundation
+import FoundationNetworking
+import Hummingbird
+import HummingbirdTesting
+import Kernels
+import KoinonCore
+import Logging
+import PostgresNIO
+import Testing
+import Wire
+import WorkerKit
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Failures in the middle of a run: a worker killed with SIGKILL mid-unit, the
+/// coordinator killed with SIGKILL mid-step and restarted, PostgreSQL restarted
+/// under a running coordinator. Each run still completes and trains exactly
+/// what an uninterrupted run trains.
+@Suite(.serialized) struct ChaosTests {
+    static let logger: Logger = {
+        var l = Logger(label: "chaos")
+        l.logLevel = .warning
+        return l
+    }()
+
+    static func worker(_ url: String, name: String) throws -> VolunteerWorker {
+        var options = VolunteerWorker.Options(
+            name: name, threads: 1, cacheDirectory: try TestDatabase.scratchDirectory("cache-\(name)"), maxUnits: nil)
+        options.leaseWait = 0.5
+        return VolunteerWorker(coordinatorURL: url, options: options, logger: logger)
+    }
+
+    /// Runs `workers` until run `run` is finished (as `client` sees it), then stops them.
+    static func train(_ workers: [VolunteerWorker], until run: Int, on client: PostgresClient,
+                      timeout: Duration = .seconds(180), meanwhile: @escaping @Sendable (Int) async throws -> Void = { _ in }) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for w in workers { group.addTask { try await w.run() } }
+            group.addTask {
+                let deadline = ContinuousClock.now + timeout
+                while true {
+                    // The database may be restarting: a failed look is not a failure.
+                    let state = try? await runState(run, client)
+                    if state?.state == "finished" { break }
+                    guard ContinuousClock.now < deadline else { throw ChaosError("the run did not finish in time (\(String(describing: state)))") }
+                    if let step = state?.step { try await meanwhile(step) }
+                    try await Task.sleep(for: .milliseconds(20))
+                }
+                workers.forEach { $0.stopRequested.set() }
+            }
+            try await group.waitForAll()
+        }
+    }
+
+    static func runState(_ run: Int, _ client: PostgresClient) async throws -> (state: String, step: Int)? {
+        let rows = try await client.query("SELECT state, current_step FROM runs WHERE id = \(run)", logger: logger)
+        for try await row in rows.decode((String, Int).self) { return row }
+        return nil
+    }
+
+    static func losses(_ run: Int, _ client: PostgresClient) async throws -> [(Double, Double?)] {
+        try await RunRepository(db: client, logger: logger).history(run: run).map { ($0.trainLoss ?? .nan, $0.validationLoss) }
+    }
+
+    static func expectMatchesLocal(_ distributed: [(Double, Double?)], steps: Int) throws {
+        let local = try TinyRun.local(steps: steps).history
+        #expect(distributed.count == local.count)
+        for (step, (d, l)) in zip(distributed, local).enumerated() {
+            #expect(abs(d.0 - l.trainLoss) < 1e-4, "step \(step): train loss \(d.0) vs local \(l.trainLoss)")
+            if let dv = d.1, let lv = l.validationLoss { #expect(abs(dv - lv) < 1e-4, "step \(step): validation \(dv) vs \(lv)") }
+        }
+    }
+
+    // MARK: - kill -9 a worker mid-unit
+
+    @Test func killedWorkersUnitIsReissuedAfterItsLeaseExpires() async throws {
+        try await TestDatabase.withFresh(migrated: true) { db in
+            let steps = 6
+            var settings = CoordinatorSettings()
+            settings.leaseSeconds = 2
+            settings.maxCopies = 1  // no backup copies: the unit must come back through expiry
+            let coordinator = Coordinator(db: db.client, blobs: try BlobStore(root: try TestDatabase.scratchDirectory("blobs")),
+                                          settings: settings, logger: Self.logger)
+            let run = try await coordinator.createRun(yaml: TinyRun.yaml(steps: steps), baseDirectory: TinyRun.directory)
+            let app = CoordinatorServer.application(coordinator: coordinator, host: "127.0.0.1", port: 0, services: [],
+                                                    logger: Self.logger)
+            let scratch = try TestDatabase.scratchDirectory("victim")
+            let killed = LockedBox<UUID?>(nil)
+            try await app.test(.live) { client in
+                let url = "http://127.0.0.1:\(client.port!)"
+                let victim = try ChildProcess("koinon-worker", [
+                    "--coordinator", url, "--name", "victim", "--threads", "1", "--cache-dir", scratch.path,
+                ], log: scratch.appendingPathComponent("worker.log"))
+                // Freeze the worker, look: holding a lease with no result yet → SIGKILL; else let it go on.
+                let deadline = ContinuousClock.now + .seconds(60)
+                while killed.value == nil {
+                    guard victim.isRunning, ContinuousClock.now < deadline else {
+                        victim.signal(SIGKILL)
+                        throw ChaosError("never caught the worker mid-unit; log: \(victim.tail())")
+                    }
+                    victim.signal(SIGSTOP)
+                    try await Task.sleep(for: .milliseconds(50))  // let a request already sent finish
+                    let rows = try await db.client.query("""
+                        SELECT l.id FROM leases l JOIN workers w ON w.id = l.worker_id
+                        WHERE w.name = 'victim' AND l.state = 'active'
+                          AND NOT EXISTS (SELECT 1 FROM results r WHERE r.lease_id = l.id)
+                        """, logger: Self.logger)
+                    for try await id in rows.decode(UUID.self) { killed.value = id }
+                    victim.signal(killed.value == nil ? SIGCONT : SIGKILL)
+                    if killed.value == nil { try await Task.sleep(for: .milliseconds(5)) }
+                }
+                #expect(try await victim.waitForExit() != 0)
+                try await Self.train([try Self.worker(url, name: "rescuer")], until: run, on: db.client)
+            }
+            let rows = try await db.client.query("""
+                SELECT l.state, (SELECT w.name FROM results r JOIN workers w ON w.id = r.worker_id
+                                 WHERE r.run_id = l.run_id AND r.step = l.step AND r.unit = l.unit AND r.status = 'accepted')
+                FROM leases l WHERE l.id = \(killed.value!)
+                """, logger: Self.logger)
+            for try await (state, acceptedFrom) in rows.decode((String, String?).self) {
+                #expect(state == "expired")
+                #expect(acceptedFrom == "rescuer")
+            }
+            try Self.expectMatchesLocal(try await Self.losses(run, db.client), steps: steps)
+        }
+    }
+
+    // MARK: - kill -9 the coordinator mid-step
+
+    @Test func coordinatorKilledMidStepResumesToTheSameParameters() async throws {
+        try await TestDatabase.withFresh(migrated: false) { db in
+            let steps = 8
+            let scratch = try TestDatabase.scratchDirectory("coordinator")
+            let port = try ChildProcess.freePort()
+            let url = "http://127.0.0.1:\(port)"
+            let socket = URL(fileURLWithPath: db.endpoint.socketPath)
+            let socketPort = socket.pathExtension
+            let databaseURL = "postgresql://\(db.endpoint.username)@/\(db.name)?host=\(socket.deletingLastPathComponent().path)&port=\(socketPort)"
+            let arguments = [
+                "serve", "--port", "\(port)", "--data-dir", scratch.path, "--database-url", databaseURL,
+                "--migrations", TestDatabase.repositoryMigrations.path, "--lease-seconds", "3", "--threads", "1",
+                "--checkpoint-every", "3",
+            ]
+            let log = scratch.appendingPathComponent("coordinator.log")
+            let first = try ChildProcess("koinon-coordinator", arguments, log: log)
+            try await Self.waitForHTTP(url, first)
+            try await Self.createRun(url: url, yaml: TinyRun.yaml(steps: steps))
+
+            let killedAt = LockedBox<Int?>(nil)
+            let restarted = LockedBox<ChildProcess?>(nil)
+            let workers = [try Self.worker(url, name: "w1"), try Self.worker(url, name: "w2")]
+            try await Self.train(workers, until: 1, on: db.client) { step in
+                guard step >= 4, killedAt.value == nil else { return }
+                first.signal(SIGKILL)
+                _ = try await first.waitForExit()
+                killedAt.value = step
+                try await Task.sleep(for: .milliseconds(300))
+                let next = try ChildProcess("koinon-coordinator", arguments, log: log)
+                restarted.value = next
+                try await Self.waitForHTTP(url, next)
+            }
+            #expect(killedAt.value != nil)
+            let coordinator = restarted.value ?? first
+            // The final parameters equal train --local's (bit for bit: same threads, same order).
+            let rows = try await db.client.query("""
+                SELECT parameters_sha256 FROM parameter_versions WHERE run_id = 1 AND version = \(steps)
+                """, logger: Self.logger)
+            var sha = ""
+            for try await s in rows.decode(String.self) { sha = s }
+            let blobs = try BlobStore(root: scratch.appendingPathComponent("blobs"))
+            let local = try TinyRun.local(steps: steps)
+            let trained = try TensorPayload(decoding: try blobs.get(sha), expectedElementCount: local.model.layout.count).values
+            let expected = local.model.parameters.array
+            let worst = zip(trained, expected).map { abs($0 - $1) }.max() ?? .infinity
+            #expect(trained == expected, "largest difference from train --local: \(worst)")
+            try Self.expectMatchesLocal(try await Self.losses(1, db.client), steps: steps)
+            // A graceful stop after all that.
+            coordinator.signal(SIGTERM)
+            #expect(try await coordinator.waitForExit(timeout: .seconds(30)) == 0, "log: \(coordinator.tail())")
+        }
+    }
+
+    static func waitForHTTP(_ url: String, _ process: ChildProcess) async throws {
+        let deadline = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < deadline {
+            guard process.isRunning else { throw ChaosError("the coordinator exited: \(process.tail())") }
+            if let (_, response) = try? await URLSession.shared.data(from: URL(string: url + "/v1/status")!),
+               (response as? HTTPURLResponse)?.statusCode == 200 { return }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw ChaosError("the coordinator did not answer in time: \(process.tail())")
+    }
+
+    static func createRun(url: String, yaml: String) async throws {
+        var request = URLRequest(url: URL(string: url + "/v1/runs")!)
+        request.httpMethod = "POST"
+        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        request.httpBody = try JSONEncoder().encode(CreateRunRequest(configYAML: yaml, baseDirectory: TinyRun.directory.path))
+        let (answer, response) = try await URLSession.shared.data(for: request)
+        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+        guard status == 201 else { throw ChaosError("run create answered \(status): \(String(decoding: answer, as: UTF8.self))") }
+    }
+
+    // MARK: - PostgreSQL restarted mid-run
+
+    @Test func postgresRestartMidRunLosesNoAcceptedResult() async throws {
+        let steps = 6
+        var configuration = EmbeddedPostgres.Configuration(directory: try TestDatabase.scratchDirectory("restart"))
+        configuration.durability = .throwaway
+        let postgres = EmbeddedPostgres(configuration: configuration, logger: Self.logger)
+        let endpoint = try await postgres.start()
+        defer { Task { try? await postgres.stop() } }
+        let client = PostgresClient(configuration: endpoint.clientConfiguration(), backgroundLogger: Self.logger)
+        try await client.runningDuring { client in
+            try await MigrationRunner(client: client, directory: TestDatabase.repositoryMigrations, logger: Self.logger).migrate()
+            var settings = CoordinatorSettings()
+            settings.leaseSeconds = 10
+            let coordinator = Coordinator(db: client, blobs: try BlobStore(root: try TestDatabase.scratchDirectory("blobs")),
+                                          settings: settings, logger: Self.logger)
+            let run = try await coordinator.createRun(yaml: TinyRun.yaml(steps: steps), baseDirectory: TinyRun.directory)
+            let app = CoordinatorServer.application(coordinator: coordinator, host: "127.0.0.1", port: 0, services: [],
+                                                    logger: Self.logger)
+            let restartedAt = LockedBox<Int?>(nil)
+            let workers = LockedBox<[VolunteerWorker]>([])
+            try await app.test(.live) { http in
+                let url = "http://127.0.0.1:\(http.port!)"
+                workers.value = [try Self.worker(url, name: "w1"), try Self.worker(url, name: "w2")]
+                try await Self.train(workers.value, until: run, on: client) { step in
+                    guard step >= 2, restartedAt.value == nil else { return }
+                    restartedAt.value = step
+                    try await postgres.stop()
+                    try await Task.sleep(for: .seconds(1))
+                    _ = try await postgres.start()
+                }
+            }
+            #expect(restartedAt.value != nil)
+            // Every result a worker was told "accepted" is accepted in the database.
+            let told = workers.value.flatMap(\.acceptedLeases)
+            var stored = Set<UUID>()
+            let rows = try await client.query("SELECT lease_id FROM results WHERE status = 'accepted'", logger: Self.logger)
+            for try await id in rows.decode(UUID.self) { stored.insert(id) }
+            #expect(told.allSatisfy { stored.contains($0) }, "accepted results missing after the restart")
+            #expect(stored.count == steps * 3)
+            try Self.expectMatchesLocal(try await Self.losses(run, client), steps: steps)
+        }
+    }
+}
+
+/// A value tests share between tasks.
+final class LockedBox<T: Sendable>: @unchecked Sendable {
+    private var stored: T
+    private let lock = NSLock()
+    init(_ value: T) { stored = value }
+    var value: T {
+        get { lock.withLock { stored } }
+        set { lock.withLock { stored = newValue } }
+    }
+}

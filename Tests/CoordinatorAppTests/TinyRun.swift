@@ -1,0 +1,70 @@
+import Dataset
+import Foundation
+import Kernels
+import KoinonCore
+import WorkerKit
+
+/// A tiny dataset and GPT-Neo run the coordinator tests share (the dataset is
+/// built once per test process): several shards, so windows cross shard
+/// boundaries, and a validation split.
+enum TinyRun {
+    static let directory: URL = {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("koinon-dist-\(UUID())")
+        try! FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        var text = ""
+        // Deterministic varied text: sentences from a small vocabulary, paragraphs between.
+        let words = ["the", "king", "queen", "speak", "hear", "me", "good", "lord", "night", "day", "love", "war",
+                     "and", "of", "to", "my", "thou", "art", "noble", "sweet"]
+        var state: UInt64 = 1
+        for p in 0..<400 {
+            var para = ""
+            for _ in 0..<(8 + p % 7) {
+                state = state &* 6364136223846793005 &+ 1442695040888963407
+                para += words[Int(state >> 59) % words.count] + " "
+            }
+            text += para + "\n\n"
+        }
+        let corpus = dir.appendingPathComponent("corpus.txt")
+        try! text.write(to: corpus, atomically: true, encoding: .utf8)
+        var options = DatasetBuildOptions(inputs: [InputSpec(path: corpus.path, format: .text)],
+                                          output: dir.appendingPathComponent("data"), tokenizer: .train(vocabularySize: 300))
+        options.shardTokens = 2000
+        options.validationFraction = 0.1
+        options.minChars = 8
+        _ = try! DatasetBuilder(options: options).build()
+        try! #"{"vocab_size": 300, "max_position_embeddings": 16, "hidden_size": 32, "num_layers": 2, "num_heads": 2, "attention_types": [[["global", "local"], 1]], "window_size": 4}"#
+            .write(to: dir.appendingPathComponent("model.json"), atomically: true, encoding: .utf8)
+        return dir
+    }()
+
+    /// The run: 3 units of 2 sequences per step, validation every 2 steps.
+    static func yaml(steps: Int, checkpointInterval: Int = 0) -> String {
+        """
+        name: tiny
+        model:
+          config: model.json
+        dataset: data
+        optimizer:
+          learning_rate: 3.0e-3
+          warmup_steps: 1
+        batch:
+          sequence_length: 16
+          global_sequences: 6
+          sequences_per_unit: 2
+        steps: \(steps)
+        eval:
+          interval: 2
+          sequences: 4
+        checkpoint_interval: \(checkpointInterval)
+        seed: 7
+        """
+    }
+
+    /// The same run trained by `train --local` on one thread.
+    static func local(steps: Int) throws -> LocalRun {
+        let run = try LocalRun(config: RunConfig(yaml: yaml(steps: steps)), runDirectory: directory,
+                               backend: CPUBackend(threads: 1))
+        for step in 0..<steps { try run.runStep(step) }
+        return run
+    }
+}

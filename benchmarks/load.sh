@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Load benchmark (issue 4): N simulated workers over loopback doing lease →
+# submit cycles with tiny payloads against one coordinator on its embedded
+# PostgreSQL. Prints cycles/s and p50/p90/p99 cycle latency for each N.
+#
+#   benchmarks/load.sh                      # N = 10 100 1000, 15 s each
+#   KOINON_LOAD_WORKERS="100" KOINON_LOAD_SECONDS=30 benchmarks/load.sh
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+source scripts/lib.sh
+bin=$root/.build/release
+counts=${KOINON_LOAD_WORKERS:-10 100 1000}
+seconds=${KOINON_LOAD_SECONDS:-15}
+
+scripts/install-deps.sh
+swift build -c release --product koinon-coordinator
+swift build -c release --product koinon-loadtest
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+
+dir=$(mktemp -d /tmp/koinon-load.XXXXXX)
+chmod 755 "$dir"
+trap 'kill -TERM "${KOINON_COORDINATOR_PID:-0}" 2>/dev/null; wait 2>/dev/null; rm -rf "$dir"' EXIT
+corpus=$(koinon_corpus "$dir")
+"$bin/koinon-coordinator" dataset build --input "$corpus" --train-tokenizer 257 --out "$dir/data" >/dev/null
+# A tiny model (about 3,000 parameters, 12 KB results) and steps of 4,096
+# one-sequence units: the benchmark measures the coordinator, not the model.
+cat >"$dir/model.json" <<'JSON'
+{"vocab_size": 257, "max_position_embeddings": 16, "hidden_size": 8, "num_layers": 1, "num_heads": 1,
+ "attention_types": [[["global"], 1]], "window_size": 16}
+JSON
+cat >"$dir/run.yaml" <<'YAML'
+name: load
+model:
+  config: model.json
+dataset: data
+batch:
+  sequence_length: 16
+  global_sequences: 4096
+  sequences_per_unit: 1
+steps: 100000
+seed: 1
+YAML
+port=$(koinon_free_port 8080)
+koinon_start_coordinator "$bin" "$port" "$dir/coordinator" "$dir/coordinator.log" --lease-seconds 120
+"$bin/koinon-coordinator" run create --config "$dir/run.yaml" --coordinator "http://127.0.0.1:$port"
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+for n in $counts; do
+    "$bin/koinon-loadtest" --coordinator "http://127.0.0.1:$port" --workers "$n" --seconds "$seconds"
+done
+steps=$(grep -c "run 1 step" "$dir/coordinator.log" || true)
+echo "steps applied during the benchmark: $steps (4,096 units each)"

@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# `make demo`: a real distributed training run on this machine.
+#
+# Builds Koinon (release), builds a character-level dataset from tiny
+# Shakespeare, starts a coordinator with its embedded PostgreSQL, creates a run
+# of a small GPT-Neo, starts two workers, shows the loss falling, then exports
+# the checkpoint and prints a sample from it. Everything lives in
+# $KOINON_DEMO_DIR (default .build/demo), recreated on every run.
+#
+# Knobs (environment): KOINON_DEMO_CORPUS (a text file), KOINON_DEMO_STEPS
+# (default 600), KOINON_DEMO_PORT (default: the first free from 8080),
+# KOINON_DEMO_WORKERS (default 2), KOINON_DEMO_EVAL (validation every N steps).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+source scripts/lib.sh
+
+demo=${KOINON_DEMO_DIR:-$root/.build/demo}
+steps=${KOINON_DEMO_STEPS:-600}
+workers=${KOINON_DEMO_WORKERS:-2}
+eval_every=${KOINON_DEMO_EVAL:-100}
+bin=$root/.build/release
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+say "installing what is missing and building (release)"
+scripts/install-deps.sh
+swift build -c release --product koinon-coordinator
+swift build -c release --product koinon-worker
+
+say "tiny Shakespeare"
+rm -rf "$demo"
+mkdir -p "$demo"
+corpus=$(koinon_corpus "$demo")
+echo "corpus: $corpus ($(wc -c <"$corpus") bytes)"
+
+say "dataset: clean, dedupe, byte-level tokens (257 = every byte + end of text), shards"
+"$bin/koinon-coordinator" dataset build --input "shakespeare=$corpus" --train-tokenizer 257 \
+    --out "$demo/data" --val-fraction 0.1 --min-chars 1 --near-dup-threshold 1.0 | sed 's/^/  /'
+
+cat >"$demo/run.yaml" <<YAML
+# nanoGPT's CPU recipe for tiny Shakespeare, as a Koinon run: 4 layers,
+# 4 heads, 128 wide, context 64, 12 sequences a step cut into 2 work units.
+name: shakespeare-char
+model:
+  preset: char-small
+dataset: data
+optimizer:
+  learning_rate: 1.0e-3
+  min_learning_rate: 1.0e-4
+  warmup_steps: 100
+  beta2: 0.99
+  weight_decay: 0.1
+  grad_clip: 1.0
+batch:
+  sequence_length: 64
+  global_sequences: 12
+  sequences_per_unit: 6
+steps: $steps
+eval:
+  interval: $eval_every
+  sequences: 240
+checkpoint_interval: 100
+seed: 1337
+YAML
+
+port=${KOINON_DEMO_PORT:-$(koinon_free_port 8080)}
+url=http://127.0.0.1:$port
+pids=()
+cleanup() {
+    for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+    for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+}
+trap cleanup EXIT
+
+say "coordinator with embedded PostgreSQL on $url"
+koinon_start_coordinator "$bin" "$port" "$demo/coordinator" "$demo/coordinator.log"
+pids+=("$KOINON_COORDINATOR_PID")
+grep -E "database|migration" "$demo/coordinator.log" | sed 's/^/  /' || true
+"$bin/koinon-coordinator" run create --config "$demo/run.yaml" --coordinator "$url"
+
+say "$workers workers (1 thread each; logs in $demo/worker-N.log)"
+start=$(date +%s%N)
+elapsed() { local ms=$((($(date +%s%N) - start) / 1000000)); printf "%d.%d" $((ms / 1000)) $((ms % 1000 / 100)); }
+for i in $(seq 1 "$workers"); do
+    "$bin/koinon-worker" --coordinator "$url" --name "demo-worker-$i" --threads 1 \
+        --cache-dir "$demo/worker-$i" >"$demo/worker-$i.log" 2>&1 &
+    pids+=($!)
+done
+echo "status: $url/v1/status"
+
+say "training $steps steps (loss every 25 steps; validation every $eval_every)"
+# The coordinator logs a line per applied step: "run 1 step N: loss X[, validation Y]".
+shown=0
+while true; do
+    finished=$(curl -fs "$url/v1/runs" | grep -c '"state":"finished"' || true)
+    while IFS= read -r line; do
+        n=$(sed -E 's/.*step ([0-9]+):.*/\1/' <<<"$line")
+        if [ "$n" -gt "$shown" ] && { [ $((n % 25)) -eq 0 ] || [[ "$line" == *validation* ]] || [ "$n" -eq 1 ]; }; then
+            printf '  %s  (%s s)\n' "$(sed -E 's/.*(step [0-9]+: .*)/\1/' <<<"$line")" "$(elapsed)"
+            shown=$n
+        fi
+    done < <(grep -E "run 1 step [0-9]+: loss" "$demo/coordinator.log" || true)
+    [ "$finished" -ge 1 ] && break
+    for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null || { echo "error: a process exited; see $demo/*.log" >&2; exit 1; }; done
+    sleep 1
+done
+echo "  finished $steps steps in $(elapsed) s"
+grep -E "run 1 step $steps: " "$demo/coordinator.log" | sed -E 's/.*(step [0-9]+: .*)/  final: \1/'
+
+say "export and sample"
+"$bin/koinon-coordinator" run export --run 1 --out "$demo/checkpoint" --coordinator "$url"
+"$bin/koinon-worker" generate --checkpoint "$demo/checkpoint" --prompt "ROMEO:" --max-tokens 300 \
+    --temperature 0.8 --top-k 40 --seed 1
+echo
+say "done"
+echo "exported checkpoint (Hugging Face format + tokenizer): $demo/checkpoint"
+echo "status was served at $url/v1/status; logs in $demo/"
