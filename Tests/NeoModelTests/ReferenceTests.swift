@@ -10,10 +10,11 @@ import WorkerKit
 /// - logits: max |Δ| ≤ 1e-4 · max(1, max |ref|)
 /// - loss: |Δ| ≤ 1e-5; `model eval`: |Δ| ≤ 1e-4 (the bound)
 /// - every gradient, by HF name: max |Δ| ≤ 1e-5 + 1e-3 · max |ref grad|
-/// - parameters after one AdamW step: max |Δ| ≤ 1e-5 + 1e-2 · lr. Adam's first
-///   step moves each weight by lr · g / (|g| + ε): for the few gradients within
-///   float noise of zero (MLP weights behind near-zero gelu inputs) a 1e-9
-///   difference in g changes that step visibly, so the bound is relative to lr.
+/// - parameters after one AdamW step: |Δ| ≤ 1e-5 + 1e-2 · lr + lr · |u(g+δ) − u(g−δ)|
+///   per weight, where Adam's first step is lr · u(g), u(g) = g / (|g| + ε), and δ
+///   is the gradient tolerance above: for the few gradients within float noise of
+///   zero (MLP weights behind near-zero gelu inputs) the step's direction is not
+///   determined by float32 agreement (it differed between AVX-512 and AVX2 runs).
 /// - the 10 training losses: |Δ| ≤ 1e-4 each
 @Suite struct ReferenceTests {
     let backend = CPUBackend(threads: 2)
@@ -47,10 +48,21 @@ import WorkerKit
         // One AdamW step (with clipping) against torch.optim.AdamW.
         let report = trainer.optimizer.update(parameters: model.parameters, gradients: trainer.gradients, backend: backend)
         #expect(abs(report.gradientNorm - ref.gradNorm) <= 1e-4 * ref.gradNorm)
+        let lr = Float(ref.adamw.schedule.maxRate), eps = Float(ref.adamw.epsilon)
         for t in model.layout.tensors {
-            let expected = try tensors.floats("step1." + t.name)
-            let (d, _) = maxDifference(model.tensor(t.name)!, expected)
-            #expect(d <= 1e-5 + 1e-2 * Float(ref.adamw.schedule.maxRate), "\(t.name) after one AdamW step differs by \(d)")
+            let expected = try tensors.floats("step1." + t.name), refGrad = try tensors.floats("grad." + t.name)
+            let gradTolerance = 1e-5 + 1e-3 * maxDifference(refGrad, refGrad.map { _ in 0 }).scale
+            // Adam's first step moves a weight by lr · u(g), u(g) = g / (|g| + ε): allow what the
+            // gradient's own tolerance allows, lr · |u(g + δ) − u(g − δ)| (up to 2 lr for the few
+            // gradients within δ of zero, whose direction float noise decides).
+            func u(_ g: Float) -> Float { g / (abs(g) + eps) }
+            var worst: Float = 0, worstIndex = 0
+            for (i, (x, y)) in zip(model.tensor(t.name)!, expected).enumerated() {
+                let g = refGrad[i]
+                let excess = abs(x - y) - (1e-5 + 1e-2 * lr + lr * abs(u(g + gradTolerance) - u(g - gradTolerance)))
+                if excess > worst { (worst, worstIndex) = (excess, i) }
+            }
+            #expect(worst <= 0, "\(t.name)[\(worstIndex)] after one AdamW step exceeds its bound by \(worst)")
         }
 
         // Nine more steps: the loss curve follows PyTorch's.

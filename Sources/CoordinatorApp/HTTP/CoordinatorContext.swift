@@ -52,8 +52,8 @@ enum WireResponse {
         return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 
-    static func error(_ status: HTTPResponse.Status, code: String, _ message: String) throws -> Response {
-        try json(ErrorResponse(error: ReasonCode(code), message: message), status: status)
+    static func error(_ status: HTTPResponse.Status, code: ReasonCode, _ message: String) throws -> Response {
+        try json(ErrorResponse(error: code, message: message), status: status)
     }
 
     static func binary(_ data: Data, contentType: String, etag: String? = nil, status: HTTPResponse.Status = .ok,

@@ -49,11 +49,17 @@ public struct CoordinatorRoutes: Sendable {
         let worker = try context.worker()
         var request = request
         let buffer = try await request.collectBody(upTo: context.maxUploadSize)
-        let body = buffer.readableBytes == 0 ? LeaseRequest()
-            : try WireProtocol.makeDecoder().decode(LeaseRequest.self, from: Data(buffer: buffer))
+        let body: LeaseRequest
+        do {
+            body = buffer.readableBytes == 0 ? LeaseRequest()
+                : try WireProtocol.makeDecoder().decode(LeaseRequest.self, from: Data(buffer: buffer))
+        } catch {
+            throw HTTPError(.badRequest, message: "the body is not a LeaseRequest: \(error)")
+        }
         let wait = min(max(body.maxWaitSeconds ?? 0, 0), 10)
-        let start = ContinuousClock.now
+        let deadline = ContinuousClock.now + .seconds(wait)
         while true {
+            let seen = coordinator.workSignal.generation
             if let grant = try await coordinator.leases.claim(worker: worker, leaseSeconds: leaseSeconds,
                                                              maxCopies: coordinator.settings.maxCopies) {
                 let info = try await coordinator.runInfo(grant.runID)
@@ -66,8 +72,10 @@ public struct CoordinatorRoutes: Sendable {
                     deadline: grant.deadline, heartbeatIntervalSeconds: leaseSeconds / 3)
                 return try WireResponse.json(LeaseResponse.assigned(assignment))
             }
-            if ContinuousClock.now - start >= .seconds(wait) { break }
-            try await Task.sleep(for: .milliseconds(200))
+            let now = ContinuousClock.now
+            if now >= deadline { break }
+            // Until work appears here, or a second passes (another process may have made some).
+            await coordinator.workSignal.wait(since: seen, timeout: min(deadline - now, .seconds(1)))
         }
         let retry = RetryLater(retryAfterSeconds: 1, reason: "units_outstanding",
                                message: "no unit is free right now; ask again shortly")
@@ -106,7 +114,12 @@ public struct CoordinatorRoutes: Sendable {
 
     @Sendable func release(_ request: Request, context: CoordinatorContext) async throws -> Response {
         let outcome = try await coordinator.leases.release(lease: Self.leaseID(context), worker: context.worker())
-        if case .extended = outcome { return try WireResponse.json(ReleaseResponse(status: .released)) }
+        switch outcome {
+        case .extended, .leaseNotActive(state: "released"):  // releasing twice is releasing
+            coordinator.workSignal.signal()
+            return try WireResponse.json(ReleaseResponse(status: .released))
+        default: break
+        }
         let (status, reason, message) = Self.stop(outcome)
         return try WireResponse.json(ReleaseResponse(status: .refused, reason: reason, message: message), status: status)
     }
@@ -155,10 +168,10 @@ public struct CoordinatorRoutes: Sendable {
             if complete { await coordinator.stepCompleted() }
             return try WireResponse.json(SubmitResultResponse(status: .accepted))
         case .superseded:
-            return try WireResponse.json(SubmitResultResponse(status: .superseded, reason: "unit_finished",
+            return try WireResponse.json(SubmitResultResponse(status: .superseded, reason: .superseded,
                                                               message: "another copy of this unit was accepted first"))
         case .conflict:
-            return try rejected(.conflict, "result_conflict", "this lease already submitted a different result")
+            return try rejected(.conflict, .conflictingResult, "this lease already submitted a different result")
         case .unknownLease: return try rejected(.notFound, "unknown_lease", "no such lease")
         case .foreignLease: return try rejected(.conflict, "foreign_lease", "this lease belongs to another worker")
         case .leaseNotActive(let state):

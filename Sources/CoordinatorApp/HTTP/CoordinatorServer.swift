@@ -45,12 +45,14 @@ public enum CoordinatorServer {
         let connection = try await source.connect(logger: logger)
         let blobs = try BlobStore(root: settings.dataDirectory.appendingPathComponent("blobs"))
         let coordinator = Coordinator(db: connection.client, blobs: blobs, settings: settings.coordinator, logger: logger)
+        await coordinator.pauseHousekeeping(true)  // until the schema is there
         var app = application(coordinator: coordinator, host: settings.host, port: settings.port,
                               services: connection.services, logger: logger)
         app.beforeServerStarts {
             let report = try await MigrationRunner(client: connection.client, directory: settings.migrationsDirectory,
                                                    logger: logger).migrate()
             logger.info("database \(source): \(report.alreadyApplied.count + report.applied.count) migration(s) applied")
+            await coordinator.pauseHousekeeping(false)
             logger.info("serving on http://\(settings.host):\(settings.port)  (status: /v1/status)")
         }
         return app

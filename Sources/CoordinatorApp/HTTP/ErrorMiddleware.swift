@@ -3,11 +3,12 @@ import Logging
 import PostgresNIO
 import Wire
 
-/// The last word on errors no route turned into an answer: every one is
-/// logged (an operator needs to know), the database being unreachable or
-/// restarting is 503 with Retry-After (workers back off and retry), anything
-/// else is 500, both with the protocol's JSON error body. `HTTPError`s pass
-/// through unchanged.
+/// The last word on errors no route turned into an answer, so that every
+/// error has the protocol's JSON body (`ErrorResponse`): HTTP errors (bad
+/// JSON, bad path parameter, body too large, no such route) keep their status;
+/// anything else is logged (an operator needs to know) and becomes 503 with
+/// Retry-After when the database is unreachable or restarting (workers back
+/// off and retry), else 500.
 struct ErrorMiddleware: RouterMiddleware {
     typealias Context = CoordinatorContext
 
@@ -15,16 +16,29 @@ struct ErrorMiddleware: RouterMiddleware {
         do {
             return try await next(request, context)
         } catch let error as HTTPError {
-            throw error
+            var response = try WireResponse.error(error.status, code: Self.code(for: error.status),
+                                                  error.body ?? error.status.reasonPhrase)
+            for field in error.headers { response.headers.append(field) }
+            return response
         } catch {
             context.logger.error("\(request.method) \(request.uri.path) failed: \(error)")
             if Self.isDatabaseUnavailable(error) {
-                var response = try WireResponse.error(.serviceUnavailable, code: "unavailable",
+                var response = try WireResponse.error(.serviceUnavailable, code: .unavailable,
                                                       "the coordinator's database is unavailable; retry shortly")
                 response.headers[.retryAfter] = "2"
                 return response
             }
-            return try WireResponse.error(.internalServerError, code: "internal_error", "the coordinator failed to answer; retry later")
+            return try WireResponse.error(.internalServerError, code: .internalError, "the coordinator failed to answer; retry later")
+        }
+    }
+
+    static func code(for status: HTTPResponse.Status) -> ReasonCode {
+        switch status {
+        case .unauthorized: .unauthorized
+        case .notFound: .notFound
+        case .methodNotAllowed: "method_not_allowed"
+        case .contentTooLarge: .payloadTooLarge
+        default: status.code >= 500 ? .internalError : .badRequest
         }
     }
 

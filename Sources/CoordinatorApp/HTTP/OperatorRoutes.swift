@@ -61,6 +61,7 @@ extension CoordinatorRoutes {
         guard let run = context.parameters.get("run", as: Int.self), try await coordinator.runs.setState(run, to: state) else {
             return try WireResponse.error(.notFound, code: "not_found", "no such run, or it has finished")
         }
+        if state == "active" { coordinator.workSignal.signal() }
         return try WireResponse.json(["run_id": run])
     }
 }

@@ -140,7 +140,7 @@ public struct LeaseRepository: Sendable {
 
     /// A worker gives its unit back (it stops before finishing).
     public func release(lease: UUID, worker: UUID) async throws -> HeartbeatOutcome {
-        try await db.withTransaction(logger: logger) { conn in
+        let released: HeartbeatOutcome? = try await db.withTransaction(logger: logger) { conn in
             let rows = try await conn.query("""
                 UPDATE leases SET state = 'released' WHERE id = \(lease) AND worker_id = \(worker) AND state = 'active'
                 RETURNING run_id, step, unit
@@ -149,8 +149,10 @@ public struct LeaseRepository: Sendable {
                 try await Self.returnIfUnleased(conn, run: r, step: s, unit: u, logger: logger)
                 return .extended(Date())
             }
-            return .unknownLease
+            return nil
         }
+        if let released { return released }
+        return try await whyNot(lease: lease, worker: worker)
     }
 
     static func returnIfUnleased(_ conn: PostgresConnection, run: Int, step: Int, unit: Int, logger: Logger) async throws {

@@ -47,6 +47,7 @@ extension Coordinator {
     /// apply complete steps. Asked for while a round runs, it runs another
     /// round after it (a step completed mid-round is not left for a second).
     public func tick() async {
+        guard !housekeepingPaused else { return }
         guard !ticking else {
             tickAgain = true
             return
@@ -58,7 +59,10 @@ extension Coordinator {
             do {
                 try await sessions.flushLastSeen()
                 let expired = try await leases.expireOverdue()
-                if expired > 0 { logger.info("expired \(expired) lease(s); their units are back in the queue") }
+                if expired > 0 {
+                    workSignal.signal()
+                    logger.info("expired \(expired) lease(s); their units are back in the queue")
+                }
                 try await aggregateCompleteSteps()
             } catch {
                 logger.error("housekeeping failed: \(error)")

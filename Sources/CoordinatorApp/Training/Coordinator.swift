@@ -32,11 +32,16 @@ public actor Coordinator {
     public let steps: StepRepository
     public let workers: WorkerRepository
     public let sessions: WorkerSessions
+    /// Wakes waiting lease requests when a step opens or a unit is back in the queue.
+    public let workSignal = WorkSignal()
     let logger: Logger
     let backend: CPUBackend
     var engines: [Int: RunEngine] = [:]
     var infoCache: [Int: RunInfo] = [:]
     var ticking = false
+    /// Set while the schema may be missing (migrations run at start-up).
+    public var housekeepingPaused = false
+    public func pauseHousekeeping(_ paused: Bool) { housekeepingPaused = paused }
     var tickAgain = false
 
     public init(db: PostgresClient, blobs: BlobStore, settings: CoordinatorSettings, logger: Logger) {
@@ -82,6 +87,7 @@ public actor Coordinator {
         let optimizer = try blobs.put(engine.optimizerPayload())
         try await steps.recordCheckpoint(run: id, version: 0, optimizerSHA256: optimizer)
         engines[id] = engine
+        workSignal.signal()
         logger.info("created run \(id) '\(config.name)': \(engine.parameterCount) parameters, \(config.steps) steps × \(config.batch.unitsPerStep) units")
         return id
     }
@@ -155,6 +161,7 @@ public actor Coordinator {
             engines[record.id] = nil  // another process applied it first, or the database failed: rebuild next time
             throw error
         }
+        workSignal.signal()  // the next step's units are pending
         if checkpoint { try await prune(run: record.id, checkpoint: version) }
         var line = String(format: "run %d step %d: loss %.4f", record.id, version, trainLoss)
         if let validation { line += String(format: ", validation %.4f", validation) }

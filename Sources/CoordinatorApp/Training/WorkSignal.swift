@@ -1,0 +1,58 @@
+import Foundation
+import Synchronization
+
+/// Wakes lease requests that are waiting for work (long poll) the moment
+/// work may have appeared in this process: a step opened, a lease expired or
+/// was released. Waiters also wake at their timeout, which covers work made
+/// available by another coordinator process on the same database.
+///
+/// A waiter passes the generation it saw before it last looked for work, so
+/// a signal between its look and its wait is not missed.
+public final class WorkSignal: Sendable {
+    private struct State {
+        var generation: UInt64 = 0
+        var waiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
+        var nextID: UInt64 = 0
+    }
+    private let state = Mutex(State())
+
+    public init() {}
+
+    /// The current generation: read it before looking for work.
+    public var generation: UInt64 { state.withLock { $0.generation } }
+
+    /// Wakes every waiter.
+    public func signal() {
+        let woken = state.withLock { s -> [CheckedContinuation<Void, Never>] in
+            s.generation &+= 1
+            defer { s.waiters.removeAll() }
+            return Array(s.waiters.values)
+        }
+        woken.forEach { $0.resume() }
+    }
+
+    /// Returns at the next signal, at once if one came since `seen`, or after `timeout`.
+    public func wait(since seen: UInt64, timeout: Duration) async {
+        let id = state.withLock { s -> UInt64 in
+            s.nextID &+= 1
+            return s.nextID
+        }
+        let timer = Task {
+            try? await Task.sleep(for: timeout)
+            self.resume(id)
+        }
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let now = state.withLock { s -> Bool in
+                if s.generation != seen { return true }
+                s.waiters[id] = continuation
+                return false
+            }
+            if now { continuation.resume() }
+        }
+        timer.cancel()
+    }
+
+    private func resume(_ id: UInt64) {
+        state.withLock { $0.waiters.removeValue(forKey: id) }?.resume()
+    }
+}
