@@ -21,7 +21,7 @@ DECLARE
     previous_status text;
     unit_state text;
 BEGIN
-    SELECT * INTO l FROM leases WHERE id = p_lease FOR UPDATE;
+    SELECT * INTO l FROM leases WHERE id = p_lease;
     IF NOT FOUND THEN
         RETURN QUERY SELECT 'unknown_lease'::text, NULL::text, false;
         RETURN;
@@ -30,6 +30,12 @@ BEGIN
         RETURN QUERY SELECT 'foreign_lease'::text, NULL::text, false;
         RETURN;
     END IF;
+    -- Results for one unit take the unit's row lock first, then their lease's:
+    -- two copies of a unit submitted at once queue on the unit instead of
+    -- each holding the lease the other's acceptance must mark superseded.
+    SELECT u.state INTO unit_state FROM units u
+    WHERE u.run_id = l.run_id AND u.step = l.step AND u.unit = l.unit FOR UPDATE;
+    SELECT * INTO l FROM leases WHERE id = p_lease FOR UPDATE;
     SELECT r.payload_sha256, r.status INTO previous_sha, previous_status FROM results r WHERE r.lease_id = p_lease;
     IF FOUND THEN
         IF previous_sha <> p_payload THEN
@@ -39,19 +45,18 @@ BEGIN
         END IF;
         RETURN;
     END IF;
-    IF l.state <> 'active' OR l.deadline < now() THEN
-        RETURN QUERY SELECT 'lease_not_active'::text,
-                            CASE WHEN l.deadline < now() THEN 'expired' ELSE l.state END, false;
-        RETURN;
-    END IF;
-    SELECT u.state INTO unit_state FROM units u
-    WHERE u.run_id = l.run_id AND u.step = l.step AND u.unit = l.unit FOR UPDATE;
-    IF unit_state = 'accepted' THEN
+    -- A copy whose unit another copy completed first: recorded, answered "superseded".
+    IF l.state = 'superseded' OR (l.state = 'active' AND unit_state = 'accepted') THEN
         INSERT INTO results (lease_id, run_id, step, unit, worker_id, payload_sha256, loss, tokens, status, reason)
         VALUES (p_lease, l.run_id, l.step, l.unit, p_worker, p_payload, p_loss, p_tokens, 'superseded',
                 'another copy of this unit was accepted first');
         UPDATE leases SET state = 'superseded' WHERE id = p_lease;
         RETURN QUERY SELECT 'superseded'::text, NULL::text, false;
+        RETURN;
+    END IF;
+    IF l.state <> 'active' OR l.deadline < now() THEN
+        RETURN QUERY SELECT 'lease_not_active'::text,
+                            CASE WHEN l.deadline < now() THEN 'expired' ELSE l.state END, false;
         RETURN;
     END IF;
     INSERT INTO results (lease_id, run_id, step, unit, worker_id, payload_sha256, loss, tokens, status)

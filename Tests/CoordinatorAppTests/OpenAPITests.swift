@@ -36,6 +36,9 @@ import Wire
         "GET /openapi.yaml",
     ]
 
+    /// The routes that never touch the database, so never answer `503`.
+    static let databaseFreeRoutes: Set<String> = ["GET /v1/shards/{sha}", "GET /openapi.yaml"]
+
     /// The routes behind `Authorization: Bearer`.
     static let workerRoutes: Set<String> = [
         "POST /v1/leases", "POST /v1/leases/{lease}/heartbeat", "PUT /v1/leases/{lease}/result", "DELETE /v1/leases/{lease}",
@@ -63,13 +66,37 @@ import Wire
         }
         // The codes the handlers answer with.
         #expect(spec.operations["PUT /v1/leases/{lease}/result"]?.responses
-                == ["200", "400", "401", "404", "409", "413", "422", "500"])
+                == ["200", "400", "401", "404", "409", "413", "422", "500", "503"])
+        #expect(spec.operations["DELETE /v1/leases/{lease}"]?.responses
+                == ["200", "400", "401", "404", "409", "500", "503"])
+        #expect(spec.operations["POST /v1/leases"]?.responses == ["200", "400", "401", "413", "500", "503"])
         #expect(spec.operations["GET /v1/runs/{run}/parameters/{version}"]?.responses.isSuperset(of: ["200", "206", "304", "404"]) == true)
         #expect(spec.operations["GET /v1/shards/{sha}"]?.responses.isSuperset(of: ["200", "206", "304", "404"]) == true)
         #expect(spec.operations["POST /v1/workers"]?.responses.contains("201") == true)
         #expect(spec.operations["GET /openapi.yaml"]?.responses == ["200", "404"])
-        // The wire names it has to agree with.
+        // Every error goes through ErrorMiddleware: 500 everywhere but the
+        // static description, 503 (with Retry-After) wherever the database is
+        // touched, all with the protocol's ErrorResponse body.
+        for (route, operation) in spec.operations where route != "GET /openapi.yaml" {
+            #expect(operation.responseRefs["500"] == "#/components/responses/InternalError", "\(route): 500")
+            if !Self.databaseFreeRoutes.contains(route) {
+                #expect(operation.responseRefs["503"] == "#/components/responses/Unavailable", "\(route): 503")
+            }
+        }
+        for name in ["Unavailable", "InternalError", "BodyTooLarge", "BadLeaseID", "Unauthorized"] {
+            #expect(spec.componentText["responses/\(name)"]?.contains("$ref: \"#/components/schemas/ErrorResponse\"") == true,
+                    "\(name) has no ErrorResponse body")
+        }
+        #expect(spec.componentText["responses/Unavailable"]?.contains("Retry-After:") == true)
+        #expect(spec.components["schemas"]?.contains("FrameworkError") == false)
         let text = try String(contentsOf: Self.specURL, encoding: .utf8)
+        #expect(!text.contains("FrameworkError"))
+        // The result route's reason codes (superseded and conflicting_result, not the old names).
+        for code: ReasonCode in [.superseded, .conflictingResult, .unavailable, .internalError, .payloadTooLarge] {
+            #expect(text.contains(code.rawValue), "\(code) is not in openapi.yaml")
+        }
+        #expect(!text.contains("result_conflict"))
+        // The wire names it has to agree with.
         for name in [ResultMetadata.Header.leaseID, ResultMetadata.Header.loss, ResultMetadata.Header.tokenCount,
                      ResultMetadata.Header.payloadSHA256, WireProtocol.tensorContentType] {
             #expect(text.contains(name), "\(name) is not in openapi.yaml")
@@ -143,6 +170,8 @@ struct OpenAPIOutline {
     struct Operation {
         var operationID = ""
         var responses: Set<String> = []
+        /// Status → the response's `$ref`, for responses that are one.
+        var responseRefs: [String: String] = [:]
         var needsWorkerToken = false
     }
 
@@ -155,6 +184,8 @@ struct OpenAPIOutline {
     var operations: [String: Operation] = [:]
     /// Section (`schemas`, `responses`, ...) → the names defined in it.
     var components: [String: Set<String>] = [:]
+    /// "section/name" (`responses/Unavailable`) → the component's lines below its name.
+    var componentText: [String: String] = [:]
     /// Every `$ref` target.
     var refs: [String] = []
 
@@ -165,6 +196,8 @@ struct OpenAPIOutline {
         var path = ""
         var route: String?
         var section = ""
+        var component: String?
+        var response: String?
         var inResponses = false
         var inSecurity = false
         for (number, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
@@ -173,9 +206,12 @@ struct OpenAPIOutline {
             let trimmed = line.trimmingCharacters(in: .whitespaces)
             if trimmed.isEmpty || trimmed.hasPrefix("#") { continue }
             let indent = line.prefix { $0 == " " }.count
+            var ref: String?
             if let range = trimmed.range(of: "$ref: ") {
-                refs.append(trimmed[range.upperBound...].trimmingCharacters(in: CharacterSet(charactersIn: "\"' ")))
+                ref = trimmed[range.upperBound...].trimmingCharacters(in: CharacterSet(charactersIn: "\"' "))
+                refs.append(ref!)
             }
+            if indent > 4, let component { componentText[component, default: ""] += trimmed + "\n" }
             // The key and value of a "key: value" or "key:" line (empty for list items).
             var key = "", value = ""
             if !trimmed.hasPrefix("- "), let colon = trimmed.firstIndex(of: ":") {
@@ -187,6 +223,7 @@ struct OpenAPIOutline {
                 guard !key.isEmpty else { throw FormatError(description: "line \(number + 1): not a top-level key") }
                 topLevel = key
                 route = nil
+                component = nil
                 if key == "openapi" { version = value.trimmingCharacters(in: CharacterSet(charactersIn: "\"'")) }
             case 2 where topLevel == "paths":
                 guard key.hasPrefix("/") else { throw FormatError(description: "line \(number + 1): a path must start with /") }
@@ -194,6 +231,7 @@ struct OpenAPIOutline {
                 route = nil
             case 2 where topLevel == "components":
                 section = key
+                component = nil
                 components[section, default: []] = []
             case 4 where topLevel == "paths":
                 if Self.methods.contains(key) {
@@ -206,12 +244,17 @@ struct OpenAPIOutline {
                 }
             case 4 where topLevel == "components" && !key.isEmpty:
                 components[section, default: []].insert(key)
+                component = "\(section)/\(key)"
             case 6 where route != nil:
                 inResponses = key == "responses"
+                response = nil
                 inSecurity = key == "security"
                 if key == "operationId" { operations[route!]?.operationID = value }
             case 8 where route != nil && inResponses && !key.isEmpty:
                 operations[route!]?.responses.insert(key)
+                response = key
+            case 10 where route != nil && inResponses && response != nil && ref != nil && key == "$ref":
+                operations[route!]?.responseRefs[response!] = ref
             case 8 where route != nil && inSecurity:
                 if trimmed.hasPrefix("- workerToken:") { operations[route!]?.needsWorkerToken = true }
             default:

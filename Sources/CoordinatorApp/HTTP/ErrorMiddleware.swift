@@ -20,6 +20,9 @@ struct ErrorMiddleware: RouterMiddleware {
                                                   error.body ?? error.status.reasonPhrase)
             for field in error.headers { response.headers.append(field) }
             return response
+        } catch where String(describing: type(of: error)) == "NIOTooManyBytesError" {
+            // A body over the route's limit (collectBody(upTo:)).
+            return try WireResponse.error(.contentTooLarge, code: .payloadTooLarge, "the request body is too large")
         } catch {
             context.logger.error("\(request.method) \(request.uri.path) failed: \(error)")
             if Self.isDatabaseUnavailable(error) {

@@ -120,10 +120,40 @@ public actor Coordinator {
         while true {
             let ready = try await steps.completeSteps()
             if ready.isEmpty { return applied }
+            var progressed = false
             for (run, step) in ready {
-                guard let record = try await runs.get(run), record.currentStep == step else { continue }
-                try await apply(record: record)
-                applied += 1
+                let done = try await whileAggregating(run) {
+                    // Re-read under the lock: another process may have applied it meanwhile.
+                    guard let record = try await runs.get(run), record.currentStep == step else { return false }
+                    try await apply(record: record)
+                    return true
+                }
+                if done == true { applied += 1; progressed = true }
+            }
+            if !progressed { return applied }  // the rest are another process's to apply
+        }
+    }
+
+    /// Key space of the per-run aggregation lock ("KoAg"): one process applies a run's steps at a time.
+    static let aggregationLockClass: Int32 = 0x4B6F_4167
+
+    /// Runs `body` holding run `run`'s aggregation lock (a session-level
+    /// advisory lock, released even if this process dies); nil when another
+    /// process holds it.
+    func whileAggregating<T: Sendable>(_ run: Int, _ body: () async throws -> T) async throws -> T? {
+        try await db.withConnection { conn in
+            let key = Int32(truncatingIfNeeded: run)
+            let rows = try await conn.query("SELECT pg_try_advisory_lock(\(Self.aggregationLockClass), \(key))", logger: logger)
+            var locked = false
+            for try await l in rows.decode(Bool.self) { locked = l }
+            guard locked else { return nil }
+            do {
+                let result = try await body()
+                try await conn.query("SELECT pg_advisory_unlock(\(Self.aggregationLockClass), \(key))", logger: logger)
+                return result
+            } catch {
+                _ = try? await conn.query("SELECT pg_advisory_unlock(\(Self.aggregationLockClass), \(key))", logger: logger)
+                throw error
             }
         }
     }
