@@ -94,4 +94,87 @@ import Wire
             }
         }
     }
+
+    /// Bad input gets a 4xx with the protocol's JSON error body, never a 500;
+    /// releasing twice is fine; a late copy of an accepted unit is "superseded".
+    @Test func errorAnswersReleaseAndLateCopies() async throws {
+        try await TestDatabase.withFresh(migrated: true) { db in
+            let dir = DistributedTrainingTests.fixture.dir
+            var settings = CoordinatorSettings()
+            settings.maxCopies = 2
+            let coordinator = Coordinator(db: db.client, blobs: try BlobStore(root: dir.appendingPathComponent("blobs-err-\(UUID())")),
+                                          settings: settings, logger: Logger(label: "test"))
+            _ = try await coordinator.createRun(yaml: DistributedTrainingTests.fixture.yaml, baseDirectory: dir)
+            let info = try await coordinator.runInfo(1)
+            let app = CoordinatorServer.application(coordinator: coordinator, host: "127.0.0.1", port: 0, services: [],
+                                                    logger: Logger(label: "test"))
+            try await app.test(.router) { client in
+                func expectError(_ status: HTTPResponse.Status, _ code: String, _ response: TestResponse) throws {
+                    #expect(response.status == status)
+                    let body = try decode(ErrorResponse.self, response.body)
+                    #expect(body.error.rawValue == code)
+                    #expect(!body.message.isEmpty)
+                }
+                try await client.execute(uri: "/v1/workers", method: .post, body: ByteBuffer(string: "{not json")) {
+                    try expectError(.badRequest, "bad_request", $0)
+                }
+                try await client.execute(uri: "/v1/workers", method: .post, body: ByteBuffer(repeating: 0x20, count: 100_000)) {
+                    try expectError(.contentTooLarge, "payload_too_large", $0)
+                }
+                try await client.execute(uri: "/v1/no-such-thing", method: .get) { try expectError(.notFound, "not_found", $0) }
+                func register(_ name: String) async throws -> String {
+                    try await client.execute(uri: "/v1/workers", method: .post,
+                                             body: try json(RegisterWorkerRequest(name: name, backend: "cpu", threads: 1, version: "0"))) {
+                        try decode(RegisterWorkerResponse.self, $0.body).token
+                    }
+                }
+                let alice = try await register("alice"), bob = try await register("bob")
+                let auth: (String) -> HTTPFields = { [.authorization: "Bearer \($0)"] }
+                try await client.execute(uri: "/v1/leases", method: .post, headers: auth(alice), body: ByteBuffer(string: "[1,")) {
+                    try expectError(.badRequest, "bad_request", $0)
+                }
+                try await client.execute(uri: "/v1/leases/not-a-uuid/heartbeat", method: .post, headers: auth(alice)) {
+                    try expectError(.badRequest, "bad_request", $0)
+                }
+                func lease(_ token: String) async throws -> Assignment {
+                    try await client.execute(uri: "/v1/leases", method: .post, headers: auth(token)) {
+                        guard case .assigned(let a) = try decode(LeaseResponse.self, $0.body) else { throw EngineError("no assignment") }
+                        return a
+                    }
+                }
+                // Releasing twice: released both times; the unit is handed out again.
+                let first = try await lease(alice)
+                for _ in 0..<2 {
+                    try await client.execute(uri: "/v1/leases/\(first.leaseID.uuidString.lowercased())", method: .delete, headers: auth(alice)) {
+                        #expect($0.status == .ok)
+                        let answer = try decode(ReleaseResponse.self, $0.body)
+                        #expect(answer.status == .released)
+                    }
+                }
+                // Take every unit (Alice), then Bob gets a backup copy of one.
+                var mine: [Assignment] = []
+                for _ in 0..<3 { mine.append(try await lease(alice)) }
+                #expect(Set(mine.map(\.unitIndex)).count == 3)
+                let backup = try await lease(bob)
+                let original = try #require(mine.first { $0.unitIndex == backup.unitIndex })
+                let payload = Data(TensorPayload(values: [Float](repeating: 0.001, count: info.parameterCount)).encoded())
+                func submit(_ a: Assignment, _ token: String) async throws -> (HTTPResponse.Status, SubmitResultResponse) {
+                    var headers = auth(token)
+                    for (name, value) in ResultMetadata(leaseID: a.leaseID, loss: 2.5, tokenCount: 32,
+                                                        payloadSHA256: BlobStore.sha256(payload)).headerFields {
+                        headers[HTTPField.Name(name)!] = value
+                    }
+                    return try await client.execute(uri: "/v1/leases/\(a.leaseID.uuidString.lowercased())/result", method: .put,
+                                                    headers: headers, body: ByteBuffer(bytes: payload)) {
+                        ($0.status, try decode(SubmitResultResponse.self, $0.body))
+                    }
+                }
+                let winner = try await submit(backup, bob)
+                #expect(winner.0 == .ok && winner.1.status == .accepted)
+                let late = try await submit(original, alice)
+                #expect(late.0 == .ok && late.1.status == .superseded && late.1.reason == .superseded)
+                #expect(try await submit(original, alice).1.status == .superseded)  // the same answer again
+            }
+        }
+    }
 }
