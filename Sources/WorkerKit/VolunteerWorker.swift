@@ -191,10 +191,21 @@ public final class VolunteerWorker: @unchecked Sendable {
         }
         for s in needed.sorted() {
             let e = entries[s]
-            _ = try await cached("datasets/\(reader.manifestSHA256)/\(e.file)", sha: e.sha256,
-                                 maxBytes: e.bytes + 64) { "/v1/shards/\(e.sha256)" }
+            let relative = "datasets/\(reader.manifestSHA256)/\(e.file)"
+            // A shard this process verified and that is still on disk is not read and hashed again.
+            if verifiedShards.contains(relative),
+               FileManager.default.fileExists(atPath: options.cacheDirectory.appendingPathComponent(relative).path) {
+                inUse.insert(relative)
+                cache.markUsed(relative)
+                continue
+            }
+            _ = try await cached(relative, sha: e.sha256, maxBytes: e.bytes + 64) { "/v1/shards/\(e.sha256)" }
+            verifiedShards.insert(relative)
         }
     }
+
+    /// Shards (named by content: a path means one content) verified by this process.
+    private var verifiedShards: Set<String> = []
 }
 
 /// A thread-safe boolean set once (signal handlers set it).

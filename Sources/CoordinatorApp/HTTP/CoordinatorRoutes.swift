@@ -160,7 +160,7 @@ public struct CoordinatorRoutes: Sendable {
         guard metadata.loss.isFinite, metadata.tokenCount > 0 else {
             return try rejected(.unprocessableContent, "invalid_result", "loss must be finite and the token count positive")
         }
-        try coordinator.blobs.put(data)
+        try coordinator.blobs.put(data, sha256: sha)
         let outcome = try await coordinator.leases.submit(lease: lease, worker: worker, payload: sha, loss: metadata.loss,
                                                           tokens: metadata.tokenCount)
         switch outcome {

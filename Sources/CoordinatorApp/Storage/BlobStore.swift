@@ -1,16 +1,23 @@
 import Crypto
 import Foundation
+import Synchronization
 
 /// Content-addressed storage for large immutable data (parameter versions,
 /// optimizer state, accepted gradients, dataset shards): a directory of files
 /// named by the SHA-256 of their bytes, fanned out by the first two hex digits.
 /// Writes go to a temporary file and are renamed into place, so a crash never
 /// leaves a partial blob under a valid name; any static HTTP server can serve it.
+///
+/// The newest blobs (up to `memoryBytes`) are also kept in memory: the
+/// parameters every worker downloads at each step and the gradients the step
+/// is about to sum are then served without a disk read or a second hash.
 public struct BlobStore: Sendable {
     public let root: URL
+    let recent: RecentBlobs
 
-    public init(root: URL) throws {
+    public init(root: URL, memoryBytes: Int = 256 << 20) throws {
         self.root = root
+        recent = RecentBlobs(limit: memoryBytes)
         try FileManager.default.createDirectory(at: root.appendingPathComponent("tmp"), withIntermediateDirectories: true)
     }
 
@@ -34,8 +41,17 @@ public struct BlobStore: Sendable {
     @discardableResult
     public func put(_ data: Data) throws -> String {
         let hash = Self.sha256(data)
+        try put(data, sha256: hash)
+        return hash
+    }
+
+    /// Stores `data` whose SHA-256 the caller has just computed.
+    public func put(_ data: Data, sha256 hash: String) throws {
         let target = url(for: hash)
-        if FileManager.default.fileExists(atPath: target.path) { return hash }
+        if FileManager.default.fileExists(atPath: target.path) {
+            recent.insert(hash, data)
+            return
+        }
         try FileManager.default.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
         let temp = root.appendingPathComponent("tmp").appendingPathComponent(UUID().uuidString)
         try data.write(to: temp)
@@ -45,20 +61,60 @@ public struct BlobStore: Sendable {
             try? FileManager.default.removeItem(at: temp)
             if !FileManager.default.fileExists(atPath: target.path) { throw error }  // else a concurrent put won
         }
-        return hash
+        recent.insert(hash, data)  // only once it is on disk
     }
 
     /// The blob's bytes, verified against its name.
     public func get(_ sha256: String) throws -> Data {
         guard Self.isHash(sha256) else { throw BlobError.badHash(sha256) }
+        if let data = recent.get(sha256) { return data }
         guard let data = FileManager.default.contents(atPath: url(for: sha256).path) else { throw BlobError.missing(sha256) }
         guard Self.sha256(data) == sha256 else { throw BlobError.corrupt(sha256) }
+        recent.insert(sha256, data)
         return data
     }
 
     public func remove(_ sha256: String) {
         guard Self.isHash(sha256) else { return }
+        recent.remove(sha256)
         try? FileManager.default.removeItem(at: url(for: sha256))
+    }
+}
+
+/// The most recently stored or read blobs, up to a byte limit (oldest dropped first).
+final class RecentBlobs: Sendable {
+    private struct State {
+        var blobs: [String: Data] = [:]
+        var order: [String] = []  // oldest first
+        var bytes = 0
+    }
+    private let state = Mutex(State())
+    let limit: Int
+
+    init(limit: Int) { self.limit = limit }
+
+    func get(_ sha: String) -> Data? { state.withLock { $0.blobs[sha] } }
+
+    func insert(_ sha: String, _ data: Data) {
+        guard data.count <= limit / 4 else { return }  // huge blobs (shards) are read from disk
+        state.withLock { s in
+            if s.blobs[sha] != nil { return }
+            s.blobs[sha] = data
+            s.order.append(sha)
+            s.bytes += data.count
+            while s.bytes > limit, !s.order.isEmpty {
+                let old = s.order.removeFirst()
+                s.bytes -= s.blobs.removeValue(forKey: old)?.count ?? 0
+            }
+        }
+    }
+
+    func remove(_ sha: String) {
+        state.withLock { s in
+            guard let data = s.blobs.removeValue(forKey: sha) else { return }
+            s.bytes -= data.count
+            s.order.removeAll { $0 == sha }
+        }
     }
 }
 
