@@ -14,7 +14,10 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "PostgreSQL URL (default: $DATABASE_URL, else the embedded cluster).") var databaseURL: String?
     @Option(help: "Migrations directory (default: ./migrations or next to the executable).") var migrations: String?
     @Option(help: "Seconds a lease lasts without a heartbeat.") var leaseSeconds = 60.0
-    @Option(help: "Full checkpoint every N steps.") var checkpointEvery = 25
+    @Option(help: "Full checkpoint every N steps (for runs whose run.yaml sets no checkpoint_interval).")
+    var checkpointEvery = 25
+    @Option(help: "Copies of a unit out at once (1 turns backup copies off).") var maxCopies = 2
+    @Option(help: "Seconds a unit's lease must be old before an idle worker gets a backup copy.") var backupAfter = 10.0
     @Option(help: "Threads for aggregation (default: all cores).") var threads: Int?
 
     func run() async throws {
@@ -29,6 +32,8 @@ struct ServeCommand: AsyncParsableCommand {
             settings.databaseURL = databaseURL
             settings.coordinator.leaseSeconds = leaseSeconds
             settings.coordinator.checkpointEvery = checkpointEvery
+            settings.coordinator.maxCopies = maxCopies
+            settings.coordinator.backupAfterSeconds = backupAfter
             settings.coordinator.threads = threads
             let app = try await CoordinatorServer.build(settings, logger: logger)
             try await app.runService()

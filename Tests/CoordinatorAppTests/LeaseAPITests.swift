@@ -102,6 +102,7 @@ import Wire
             let dir = DistributedTrainingTests.fixture.dir
             var settings = CoordinatorSettings()
             settings.maxCopies = 2
+            settings.backupAfterSeconds = 0
             let coordinator = Coordinator(db: db.client, blobs: try BlobStore(root: dir.appendingPathComponent("blobs-err-\(UUID())")),
                                           settings: settings, logger: Logger(label: "test"))
             _ = try await coordinator.createRun(yaml: DistributedTrainingTests.fixture.yaml, baseDirectory: dir)

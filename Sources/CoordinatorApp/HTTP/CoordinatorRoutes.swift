@@ -61,7 +61,8 @@ public struct CoordinatorRoutes: Sendable {
         while true {
             let seen = coordinator.workSignal.generation
             if let grant = try await coordinator.leases.claim(worker: worker, leaseSeconds: leaseSeconds,
-                                                             maxCopies: coordinator.settings.maxCopies) {
+                                                             maxCopies: coordinator.settings.maxCopies,
+                                                             backupAfterSeconds: coordinator.settings.backupAfterSeconds) {
                 let info = try await coordinator.runInfo(grant.runID)
                 let assignment = Assignment(
                     leaseID: grant.leaseID, runID: grant.runID, step: grant.step, unitIndex: grant.unit,
@@ -165,7 +166,7 @@ public struct CoordinatorRoutes: Sendable {
                                                           tokens: metadata.tokenCount)
         switch outcome {
         case .accepted(let complete):
-            if complete { await coordinator.stepCompleted() }
+            if complete { coordinator.stepCompleted() }
             return try WireResponse.json(SubmitResultResponse(status: .accepted))
         case .superseded:
             return try WireResponse.json(SubmitResultResponse(status: .superseded, reason: .superseded,

@@ -49,9 +49,10 @@ public struct LeaseRepository: Sendable {
     /// Claims the lowest pending unit of an active run's current step; when
     /// none is pending, a backup copy of the unit whose oldest lease is oldest
     /// (fewer than `maxCopies` active leases, none held by this worker).
-    public func claim(worker: UUID, leaseSeconds: Double, maxCopies: Int) async throws -> LeaseGrant? {
+    public func claim(worker: UUID, leaseSeconds: Double, maxCopies: Int, backupAfterSeconds: Double = 0) async throws -> LeaseGrant? {
         if let grant = try await claimPending(worker: worker, leaseSeconds: leaseSeconds) { return grant }
-        return try await claimBackup(worker: worker, leaseSeconds: leaseSeconds, maxCopies: maxCopies)
+        return try await claimBackup(worker: worker, leaseSeconds: leaseSeconds, maxCopies: maxCopies,
+                                     minimumLeaseAge: backupAfterSeconds)
     }
 
     /// The lowest pending unit of an active run's current step, leased in one
@@ -82,9 +83,11 @@ public struct LeaseRepository: Sendable {
     }
 
     /// When nothing is pending: a backup copy of the outstanding unit whose
-    /// oldest lease is oldest (fewer than `maxCopies` active leases, none held
-    /// by this worker); the first accepted copy wins.
-    func claimBackup(worker: UUID, leaseSeconds: Double, maxCopies: Int) async throws -> LeaseGrant? {
+    /// oldest lease is oldest, once that lease is `minimumLeaseAge` seconds
+    /// old (a straggler, not a unit about to come back), with fewer than
+    /// `maxCopies` active leases and none held by this worker; the first
+    /// accepted copy wins.
+    func claimBackup(worker: UUID, leaseSeconds: Double, maxCopies: Int, minimumLeaseAge: Double) async throws -> LeaseGrant? {
         guard maxCopies > 1 else { return nil }
         return try await db.withTransaction(logger: logger) { conn in
             var target: (Int, Int, Int)?
@@ -96,6 +99,8 @@ public struct LeaseRepository: Sendable {
                                   AND l.state = 'active' AND l.worker_id = \(worker))
                   AND (SELECT count(*) FROM leases l WHERE l.run_id = u.run_id AND l.step = u.step AND l.unit = u.unit
                        AND l.state = 'active') < \(maxCopies)
+                  AND (SELECT min(l.leased_at) FROM leases l WHERE l.run_id = u.run_id AND l.step = u.step AND l.unit = u.unit
+                       AND l.state = 'active') <= now() - make_interval(secs => \(minimumLeaseAge))
                 ORDER BY (SELECT min(l.leased_at) FROM leases l WHERE l.run_id = u.run_id AND l.step = u.step
                           AND l.unit = u.unit AND l.state = 'active'), u.unit
                 LIMIT 1 FOR UPDATE OF u SKIP LOCKED

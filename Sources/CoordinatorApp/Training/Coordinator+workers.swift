@@ -17,8 +17,9 @@ public struct RunInfo: Sendable {
 }
 
 extension Coordinator {
-    public func runInfo(_ run: Int) async throws -> RunInfo {
-        if let info = infoCache[run] { return info }
+    /// Not isolated to the actor: request handlers never queue behind an aggregation.
+    nonisolated public func runInfo(_ run: Int) async throws -> RunInfo {
+        if let info = infoCache.withLock({ $0[run] }) { return info }
         guard let record = try await runs.get(run) else { throw EngineError("no run \(run)") }
         let config = try RunConfig(yaml: record.configYAML)
         let modelConfig = try GPTNeoConfig(jsonData: Data(record.modelConfigJSON.utf8))
@@ -27,19 +28,19 @@ extension Coordinator {
             datasetName: URL(fileURLWithPath: record.datasetPath).lastPathComponent, seed: config.seed,
             sequencesPerUnit: config.batch.sequencesPerUnit, sequenceLength: config.batch.sequenceLength,
             parameterCount: ParameterLayout(config: modelConfig).count)
-        infoCache[run] = info
+        infoCache.withLock { $0[run] = info }
         return info
     }
 
     /// The run a lease belongs to.
-    public func leaseRun(_ lease: UUID) async throws -> Int? {
+    nonisolated public func leaseRun(_ lease: UUID) async throws -> Int? {
         let rows = try await db.query("SELECT run_id FROM leases WHERE id = \(lease)", logger: logger)
         for try await run in rows.decode(Int.self) { return run }
         return nil
     }
 
     /// Called when a submit completed a step: aggregate now rather than at the next tick.
-    public func stepCompleted() {
+    nonisolated public func stepCompleted() {
         Task { await self.tick() }
     }
 

@@ -6,12 +6,17 @@ import Logging
 import NeoModel
 import PostgresNIO
 import Tokenizer
+import Synchronization
 import Wire
 
 /// Settings of the coordinator's scheduling and storage.
 public struct CoordinatorSettings: Sendable {
     public var leaseSeconds: Double = 60
     public var maxCopies: Int = 2
+    /// A backup copy of a unit is handed out only once its lease is this old
+    /// (a straggler), so idle workers near the end of a step do not redo
+    /// units that are about to come back.
+    public var backupAfterSeconds: Double = 10
     /// Full checkpoint (parameters + optimizer state) every this many steps,
     /// for runs whose run.yaml sets no `checkpoint_interval`.
     public var checkpointEvery: Int = 25
@@ -37,7 +42,7 @@ public actor Coordinator {
     let logger: Logger
     let backend: CPUBackend
     var engines: [Int: RunEngine] = [:]
-    var infoCache: [Int: RunInfo] = [:]
+    let infoCache = Mutex<[Int: RunInfo]>([:])
     var ticking = false
     /// Set while the schema may be missing (migrations run at start-up).
     public var housekeepingPaused = false
