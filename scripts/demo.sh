@@ -90,22 +90,32 @@ echo "status: $url/v1/status"
 
 say "training $steps steps (loss every 25 steps; validation every $eval_every)"
 # The coordinator logs a line per applied step: "run 1 step N: loss X[, validation Y]".
-shown=0
+# Only lines not seen yet are read (the log grows with every step).
+seen_lines=0
+pattern='run 1 (step ([0-9]+): loss.*)$'
 while true; do
     finished=$(curl -fs "$url/v1/runs" | grep -c '"state":"finished"' || true)
     while IFS= read -r line; do
-        n=$(sed -E 's/.*step ([0-9]+):.*/\1/' <<<"$line")
-        if [ "$n" -gt "$shown" ] && { [ $((n % 25)) -eq 0 ] || [[ "$line" == *validation* ]] || [ "$n" -eq 1 ]; }; then
-            printf '  %s  (%s s)\n' "$(sed -E 's/.*(step [0-9]+: .*)/\1/' <<<"$line")" "$(elapsed)"
-            shown=$n
+        seen_lines=$((seen_lines + 1))
+        [[ "$line" =~ $pattern ]] || continue
+        n=${BASH_REMATCH[2]}
+        if [ $((n % 25)) -eq 0 ] || [[ "$line" == *validation* ]] || [ "$n" -eq 1 ]; then
+            printf '  %s  (%s s)\n' "${BASH_REMATCH[1]}" "$(elapsed)"
         fi
-    done < <(grep -E "run 1 step [0-9]+: loss" "$demo/coordinator.log" || true)
-    [ "$finished" -ge 1 ] && break
+    done < <(tail -n +$((seen_lines + 1)) "$demo/coordinator.log")
+    # Finished in the database; the step's log line follows its commit: one more pass once it is there.
+    if [ "$finished" -ge 1 ]; then
+        [ -n "${draining:-}" ] && break
+        took=$(elapsed)
+        for _ in $(seq 1 50); do grep -q "run 1 step $steps: " "$demo/coordinator.log" && break; sleep 0.1; done
+        draining=1
+        continue
+    fi
     for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null || { echo "error: a process exited; see $demo/*.log" >&2; exit 1; }; done
     sleep 1
 done
-echo "  finished $steps steps in $(elapsed) s"
-grep -E "run 1 step $steps: " "$demo/coordinator.log" | sed -E 's/.*(step [0-9]+: .*)/  final: \1/'
+echo "  finished $steps steps in $took s"
+grep -E "run 1 step $steps: " "$demo/coordinator.log" | sed -E 's/.*(step [0-9]+: .*)/  final: \1/' || true
 
 say "export and sample"
 "$bin/koinon-coordinator" run export --run 1 --out "$demo/checkpoint" --coordinator "$url"
