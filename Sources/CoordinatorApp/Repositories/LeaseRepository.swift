@@ -59,30 +59,8 @@ public struct LeaseRepository: Sendable {
     /// statement (one round trip, one commit: this is the hot path).
     func claimPending(worker: UUID, leaseSeconds: Double) async throws -> LeaseGrant? {
         let id = UUID()
-        let rows = try await db.query("""
-            WITH target AS (
-                -- Run by run, the lowest pending unit of its current step: an ordered
-                -- scan of units_pending that stops at the first unlocked row (a join
-                -- sorted afterwards reads every pending unit of the step: 3.5 ms at
-                -- 4,000 units instead of 0.2 ms).
-                SELECT t.run_id, t.step, t.unit
-                FROM (SELECT id, current_step FROM runs WHERE state = 'active' ORDER BY id) r,
-                LATERAL (SELECT u.run_id, u.step, u.unit FROM units u
-                         WHERE u.run_id = r.id AND u.step = r.current_step AND u.state = 'pending'
-                         ORDER BY u.unit LIMIT 1 FOR UPDATE SKIP LOCKED) t
-                LIMIT 1),
-            claimed AS (
-                UPDATE units u SET state = 'leased' FROM target t
-                WHERE u.run_id = t.run_id AND u.step = t.step AND u.unit = t.unit
-                RETURNING u.run_id, u.step, u.unit),
-            lease AS (
-                INSERT INTO leases (id, run_id, step, unit, worker_id, is_backup, deadline)
-                SELECT \(id), run_id, step, unit, \(worker), false, now() + make_interval(secs => \(leaseSeconds)) FROM claimed
-                RETURNING run_id, step, unit, deadline)
-            SELECT l.run_id, l.step, l.unit, l.deadline, p.parameters_sha256
-            FROM lease l JOIN parameter_versions p ON p.run_id = l.run_id AND p.version = l.step
-            """, logger: logger)
-        for try await (run, step, unit, deadline, sha) in rows.decode((Int, Int, Int, Date, String).self) {
+        let rows = try await db.execute(ClaimPendingUnit(lease: id, worker: worker, leaseSeconds: leaseSeconds), logger: logger)
+        for try await (run, step, unit, deadline, sha) in rows {
             return LeaseGrant(leaseID: id, runID: run, step: step, unit: unit, isBackup: false, deadline: deadline,
                               parametersSHA256: sha)
         }
@@ -195,10 +173,9 @@ public struct LeaseRepository: Sendable {
     /// again gets the same answer. One statement (`koinon_submit`, migration
     /// 0002): one round trip and one commit.
     public func submit(lease: UUID, worker: UUID, payload: String, loss: Double, tokens: Int) async throws -> SubmitOutcome {
-        let rows = try await db.query("""
-            SELECT outcome, detail, step_complete FROM koinon_submit(\(lease), \(worker), \(payload), \(loss), \(tokens))
-            """, logger: logger)
-        for try await (outcome, detail, complete) in rows.decode((String, String?, Bool).self) {
+        let rows = try await db.execute(SubmitResult(lease: lease, worker: worker, payloadSHA256: payload, loss: loss,
+                                                     tokens: tokens), logger: logger)
+        for try await (outcome, detail, complete) in rows {
             switch outcome {
             case "accepted": return .accepted(stepComplete: complete)
             case "superseded": return .superseded

@@ -34,8 +34,7 @@ extension Coordinator {
 
     /// The run a lease belongs to.
     nonisolated public func leaseRun(_ lease: UUID) async throws -> Int? {
-        let rows = try await db.query("SELECT run_id FROM leases WHERE id = \(lease)", logger: logger)
-        for try await run in rows.decode(Int.self) { return run }
+        for try await run in try await db.execute(LeaseRunLookup(lease: lease), logger: logger) { return run }
         return nil
     }
 
