@@ -9,6 +9,11 @@
 -- result and by the aggregator: an index probe, not a scan of the step.
 CREATE INDEX units_open ON units (run_id, step) WHERE state <> 'accepted';
 
+-- Blobs are named by content and runs may share them (the same run created
+-- twice): pruning asks whether any row still needs a hash.
+CREATE INDEX results_payload ON results (payload_sha256);
+CREATE INDEX parameter_versions_parameters ON parameter_versions (parameters_sha256);
+
 -- outcome: accepted | superseded | conflict | unknown_lease | foreign_lease |
 -- lease_not_active (detail: the lease's state, 'expired' when overdue).
 -- step_complete: this accepted result was the step's last open unit.

@@ -131,6 +131,11 @@ public struct LeaseRepository: Sendable {
     /// A worker gives its unit back (it stops before finishing).
     public func release(lease: UUID, worker: UUID) async throws -> HeartbeatOutcome {
         let released: HeartbeatOutcome? = try await db.withTransaction(logger: logger) { conn in
+            // Unit before lease, the order every transaction here locks them in (no deadlocks).
+            try await conn.query("""
+                SELECT 1 FROM units u JOIN leases l ON l.run_id = u.run_id AND l.step = u.step AND l.unit = u.unit
+                WHERE l.id = \(lease) FOR UPDATE OF u
+                """, logger: logger)
             let rows = try await conn.query("""
                 UPDATE leases SET state = 'released' WHERE id = \(lease) AND worker_id = \(worker) AND state = 'active'
                 RETURNING run_id, step, unit
@@ -158,8 +163,17 @@ public struct LeaseRepository: Sendable {
     @discardableResult
     public func expireOverdue() async throws -> Int {
         try await db.withTransaction(logger: logger) { conn in
+            // Units before leases (the order every transaction here locks them in); a unit
+            // another transaction holds (a result arriving) is left for the next sweep.
             let rows = try await conn.query("""
-                UPDATE leases SET state = 'expired' WHERE state = 'active' AND deadline < now() RETURNING run_id, step, unit
+                WITH locked AS (
+                    SELECT u.run_id, u.step, u.unit FROM units u
+                    WHERE EXISTS (SELECT 1 FROM leases l WHERE l.run_id = u.run_id AND l.step = u.step AND l.unit = u.unit
+                                  AND l.state = 'active' AND l.deadline < now())
+                    ORDER BY u.run_id, u.step, u.unit FOR UPDATE OF u SKIP LOCKED)
+                UPDATE leases l SET state = 'expired' FROM locked k
+                WHERE l.run_id = k.run_id AND l.step = k.step AND l.unit = k.unit AND l.state = 'active' AND l.deadline < now()
+                RETURNING l.run_id, l.step, l.unit
                 """, logger: logger)
             var units: [(Int, Int, Int)] = []
             for try await u in rows.decode((Int, Int, Int).self) { units.append(u) }

@@ -86,10 +86,15 @@ public struct StepRepository: Sendable {
     }
 
     /// Records a full checkpoint (optimizer state) for an existing version.
-    public func recordCheckpoint(run: Int, version: Int, optimizerSHA256: String) async throws {
-        try await db.query("""
+    /// Whether the version exists (and now has its optimizer state).
+    @discardableResult
+    public func recordCheckpoint(run: Int, version: Int, optimizerSHA256: String) async throws -> Bool {
+        let rows = try await db.query("""
             UPDATE parameter_versions SET optimizer_sha256 = \(optimizerSHA256) WHERE run_id = \(run) AND version = \(version)
+            RETURNING version
             """, logger: logger)
+        for try await _ in rows { return true }
+        return false
     }
 
     /// Units by state for a run's current step, for status.

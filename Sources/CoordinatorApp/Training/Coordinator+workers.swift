@@ -56,17 +56,18 @@ extension Coordinator {
         defer { ticking = false }
         repeat {
             tickAgain = false
+            // Each stage on its own: one failing does not skip the others.
+            do { try await sessions.flushLastSeen() } catch { logger.error("recording workers' last-seen times failed: \(error)") }
             do {
-                try await sessions.flushLastSeen()
                 let expired = try await leases.expireOverdue()
                 if expired > 0 {
                     workSignal.signal()
                     logger.info("expired \(expired) lease(s); their units are back in the queue")
                 }
-                try await aggregateCompleteSteps()
             } catch {
-                logger.error("housekeeping failed: \(error)")
+                logger.error("expiring overdue leases failed: \(error)")
             }
+            do { try await aggregateCompleteSteps() } catch { logger.error("aggregation failed: \(error)") }
         } while tickAgain
     }
 

@@ -127,15 +127,25 @@ public actor Coordinator {
             if ready.isEmpty { return applied }
             var progressed = false
             for (run, step) in ready {
-                let done = try await whileAggregating(run) {
-                    // Re-read under the lock: another process may have applied it meanwhile.
-                    guard let record = try await runs.get(run), record.currentStep == step else { return false }
-                    try await apply(record: record)
-                    return true
+                // One run failing (and logging why) does not hold the others back.
+                let done = await catchingPerRun(run) {
+                    try await self.whileAggregating(run) {
+                        // Re-read under the lock: another process may have applied it meanwhile.
+                        guard let record = try await runs.get(run), record.currentStep == step else { return false }
+                        try await apply(record: record)
+                        return true
+                    }
                 }
                 if done == true { applied += 1; progressed = true }
             }
             if !progressed { return applied }  // the rest are another process's to apply
+        }
+    }
+
+    private func catchingPerRun(_ run: Int, _ body: () async throws -> Bool?) async -> Bool? {
+        do { return try await body() } catch {
+            logger.error("run \(run): applying its step failed (retried at the next tick): \(error)")
+            return nil
         }
     }
 
@@ -152,14 +162,23 @@ public actor Coordinator {
             var locked = false
             for try await l in rows.decode(Bool.self) { locked = l }
             guard locked else { return nil }
-            do {
-                let result = try await body()
-                try await conn.query("SELECT pg_advisory_unlock(\(Self.aggregationLockClass), \(key))", logger: logger)
-                return result
-            } catch {
-                _ = try? await conn.query("SELECT pg_advisory_unlock(\(Self.aggregationLockClass), \(key))", logger: logger)
+            // The lock belongs to this pooled session: if it cannot be released, the
+            // session is closed, which releases it (else no process could aggregate the run).
+            func unlock() async {
+                do {
+                    try await conn.query("SELECT pg_advisory_unlock(\(Self.aggregationLockClass), \(key))", logger: logger)
+                } catch {
+                    logger.error("run \(run): releasing the aggregation lock failed (\(error)); closing its connection")
+                    try? await conn.close()
+                }
+            }
+            let result: T
+            do { result = try await body() } catch {
+                await unlock()
                 throw error
             }
+            await unlock()
+            return result
         }
     }
 

@@ -12,6 +12,8 @@ public final class WorkSignal: Sendable {
     private struct State {
         var generation: UInt64 = 0
         var waiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
+        /// Waits whose timer fired before they registered: they return at once.
+        var timedOut: Set<UInt64> = []
         var nextID: UInt64 = 0
     }
     private let state = Mutex(State())
@@ -38,21 +40,28 @@ public final class WorkSignal: Sendable {
             return s.nextID
         }
         let timer = Task {
-            try? await Task.sleep(for: timeout)
+            guard (try? await Task.sleep(for: timeout)) != nil else { return }  // cancelled: the wait is over
             self.resume(id)
         }
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let now = state.withLock { s -> Bool in
-                if s.generation != seen { return true }
+                if s.generation != seen || s.timedOut.remove(id) != nil { return true }
                 s.waiters[id] = continuation
                 return false
             }
             if now { continuation.resume() }
         }
         timer.cancel()
+        state.withLock { _ = $0.timedOut.remove(id) }  // a timer that fired after a signal
     }
 
     private func resume(_ id: UInt64) {
-        state.withLock { $0.waiters.removeValue(forKey: id) }?.resume()
+        state.withLock { s -> CheckedContinuation<Void, Never>? in
+            guard let waiter = s.waiters.removeValue(forKey: id) else {
+                s.timedOut.insert(id)  // not registered yet: it will see this and return
+                return nil
+            }
+            return waiter
+        }?.resume()
     }
 }
