@@ -42,7 +42,7 @@ public final class VolunteerWorker: @unchecked Sendable {
     public let busy = LockedFlag()
     private var trainers: [String: Trainer] = [:]  // by model config hash + batch shape
     public private(set) var unitsDone = 0
-    /// Leases whose results the coordinator answered "accepted".
+    /// Leases whose results the coordinator answered "accepted" (the most recent 10,000).
     public private(set) var acceptedLeases: [UUID] = []
 
     public init(coordinatorURL: String, options: Options, logger: Logger) {
@@ -112,6 +112,7 @@ public final class VolunteerWorker: @unchecked Sendable {
             switch answer.status {
             case .accepted:
                 acceptedLeases.append(a.leaseID)
+                if acceptedLeases.count > 10_000 { acceptedLeases.removeFirst(acceptedLeases.count - 10_000) }
                 logger.info("\(label): accepted, loss \(String(format: "%.4f", loss))")
             case .superseded: logger.info("\(label): another copy was accepted first")
             case .rejected: logger.warning("\(label): rejected (\(answer.reason?.rawValue ?? "")): \(answer.message ?? "")")
