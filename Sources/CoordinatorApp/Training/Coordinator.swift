@@ -45,7 +45,7 @@ public actor Coordinator {
     let infoCache = Mutex<[Int: RunInfo]>([:])
     var ticking = false
     /// Set while the schema may be missing (migrations run at start-up).
-    public var housekeepingPaused = false
+    public private(set) var housekeepingPaused = false
     public func pauseHousekeeping(_ paused: Bool) { housekeepingPaused = paused }
     var tickAgain = false
 
