@@ -34,34 +34,8 @@ corpus=$(koinon_corpus "$demo")
 echo "corpus: $corpus ($(wc -c <"$corpus") bytes)"
 
 say "dataset: clean, dedupe, byte-level tokens (257 = every byte + end of text), shards"
-"$bin/koinon-coordinator" dataset build --input "shakespeare=$corpus" --train-tokenizer 257 \
-    --out "$demo/data" --val-fraction 0.1 --min-chars 1 --near-dup-threshold 1.0 | sed 's/^/  /'
-
-cat >"$demo/run.yaml" <<YAML
-# nanoGPT's CPU recipe for tiny Shakespeare, as a Koinon run: 4 layers,
-# 4 heads, 128 wide, context 64, 12 sequences a step cut into 2 work units.
-name: shakespeare-char
-model:
-  preset: char-small
-dataset: data
-optimizer:
-  learning_rate: 1.0e-3
-  min_learning_rate: 1.0e-4
-  warmup_steps: 100
-  beta2: 0.99
-  weight_decay: 0.1
-  grad_clip: 1.0
-batch:
-  sequence_length: 64
-  global_sequences: 12
-  sequences_per_unit: 6
-steps: $steps
-eval:
-  interval: $eval_every
-  sequences: 240
-checkpoint_interval: 100
-seed: 1337
-YAML
+koinon_char_dataset "$bin" "$corpus" "$demo/data" | sed 's/^/  /'
+koinon_char_run_yaml "$steps" "$eval_every" >"$demo/run.yaml"
 
 port=${KOINON_DEMO_PORT:-$(koinon_free_port 8080)}
 url=http://127.0.0.1:$port
@@ -86,36 +60,39 @@ for i in $(seq 1 "$workers"); do
         --cache-dir "$demo/worker-$i" >"$demo/worker-$i.log" 2>&1 &
     pids+=($!)
 done
-echo "status: $url/v1/status"
+echo "dashboard: $url/   status JSON: $url/v1/status   metrics: $url/metrics"
 
 say "training $steps steps (loss every 25 steps; validation every $eval_every)"
-# The coordinator logs a line per applied step: "run 1 step N: loss X[, validation Y]".
-# Only lines not seen yet are read (the log grows with every step).
+# The coordinator logs "run 1 step N: loss X" per applied step and "run 1
+# version N: validation Y" when the workers' evaluation units of version N
+# are in. Only lines not seen yet are read (the log grows with every step).
 seen_lines=0
-pattern='run 1 (step ([0-9]+): loss.*)$'
+pattern='run 1 ((step|version) ([0-9]+): (loss|validation).*)$'
+final_validation="run 1 version $steps: validation"
 while true; do
     finished=$(curl -fs "$url/v1/runs" | grep -c '"state":"finished"' || true)
     while IFS= read -r line; do
         seen_lines=$((seen_lines + 1))
         [[ "$line" =~ $pattern ]] || continue
-        n=${BASH_REMATCH[2]}
-        if [ $((n % 25)) -eq 0 ] || [[ "$line" == *validation* ]] || [ "$n" -eq 1 ]; then
+        n=${BASH_REMATCH[3]}
+        if [ $((n % 25)) -eq 0 ] || [ "${BASH_REMATCH[4]}" = validation ] || [ "$n" -eq 1 ]; then
             printf '  %s  (%s s)\n' "${BASH_REMATCH[1]}" "$(elapsed)"
         fi
     done < <(tail -n +$((seen_lines + 1)) "$demo/coordinator.log")
-    # Finished in the database; the step's log line follows its commit: one more pass once it is there.
+    # Finished in the database: the last step's and the final evaluation's lines follow; one more pass once they are there.
     if [ "$finished" -ge 1 ]; then
         [ -n "${draining:-}" ] && break
-        took=$(elapsed)
-        for _ in $(seq 1 50); do grep -q "run 1 step $steps: " "$demo/coordinator.log" && break; sleep 0.1; done
+        took=${took:-$(elapsed)}
+        for _ in $(seq 1 600); do grep -q "$final_validation" "$demo/coordinator.log" && break; sleep 0.1; done
         draining=1
         continue
     fi
     for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null || { echo "error: a process exited; see $demo/*.log" >&2; exit 1; }; done
     sleep 1
 done
-echo "  finished $steps steps in $took s"
-grep -E "run 1 step $steps: " "$demo/coordinator.log" | sed -E 's/.*(step [0-9]+: .*)/  final: \1/' || true
+echo "  finished $steps steps in $took s (final evaluation in at $(elapsed) s)"
+grep -E "run 1 step $steps: |$final_validation" "$demo/coordinator.log" | sed -E 's/.*run 1 (.*)/  final: \1/' || true
+"$bin/koinon-coordinator" status --coordinator "$url" | sed 's/^/  /'
 
 say "export and sample"
 "$bin/koinon-coordinator" run export --run 1 --out "$demo/checkpoint" --coordinator "$url"
@@ -124,4 +101,4 @@ say "export and sample"
 echo
 say "done"
 echo "exported checkpoint (Hugging Face format + tokenizer): $demo/checkpoint"
-echo "status was served at $url/v1/status; logs in $demo/"
+echo "the dashboard was at $url/ (status JSON at $url/v1/status); logs in $demo/"

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Koinon builds against, when missing.
 set -euo pipefail
-packages=(libopenblas-dev libzstd-dev pkg-config zstd postgresql curl)
+# chromium renders the dashboard in the tests, prometheus brings promtool
+# (checks /metrics), wrk drives the status benchmark.
+packages=(libopenblas-dev libzstd-dev pkg-config zstd postgresql curl chromium prometheus wrk)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

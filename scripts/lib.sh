@@ -41,3 +41,40 @@ koinon_start_coordinator() {
     echo "error: the coordinator did not start (log above)" >&2
     return 1
 }
+
+# koinon_char_dataset BIN CORPUS OUT: tiny Shakespeare as a character-level
+# dataset (257 tokens = every byte + end of text), 10% held out.
+koinon_char_dataset() {
+    "$1/koinon-coordinator" dataset build --input "shakespeare=$2" --train-tokenizer 257 \
+        --out "$3" --val-fraction 0.1 --min-chars 1 --near-dup-threshold 1.0
+}
+
+# koinon_char_run_yaml STEPS EVAL_EVERY: nanoGPT's CPU recipe for tiny
+# Shakespeare as a Koinon run (dataset directory "data" beside the YAML).
+koinon_char_run_yaml() {
+    cat <<YAML
+# nanoGPT's CPU recipe for tiny Shakespeare, as a Koinon run: 4 layers,
+# 4 heads, 128 wide, context 64, 12 sequences a step cut into 2 work units.
+name: shakespeare-char
+model:
+  preset: char-small
+dataset: data
+optimizer:
+  learning_rate: 1.0e-3
+  min_learning_rate: 1.0e-4
+  warmup_steps: 100
+  beta2: 0.99
+  weight_decay: 0.1
+  grad_clip: 1.0
+batch:
+  sequence_length: 64
+  global_sequences: 12
+  sequences_per_unit: 6
+steps: $1
+eval:
+  interval: $2
+  sequences: 240
+checkpoint_interval: 100
+seed: 1337
+YAML
+}

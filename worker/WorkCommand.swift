@@ -1,6 +1,7 @@
 import ArgumentParser
 import Dispatch
 import Foundation
+import Logging
 import WorkerKit
 
 /// `koinon-worker --coordinator URL`: donate compute to a training run.
@@ -14,6 +15,8 @@ struct WorkCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The cache directory's size limit: bytes, or with a suffix K, M, G, T (powers of 1024), e.g. 500M, 2GiB. Least recently used downloads are deleted first.",
                                valueName: "size")) var cacheSize = "10G"
     @Option(help: "Stop after this many units.") var maxUnits: Int?
+    @Flag(help: "Log one JSON object per line on standard error (time, level, label, message, metadata); no status line.")
+    var jsonLogs = false
     @OptionGroup var compute: ComputeOptions
 
     func validate() throws {
@@ -21,19 +24,27 @@ struct WorkCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let logger = makeLogger()
+        // A live status line when stderr is a terminal; plain log lines on a pipe; JSON with --json-logs.
+        let terminal = WorkerTerminal.bootstrap(jsonLogs: jsonLogs)
+        let logger = Logger(label: "koinon-worker")
         let cache = URL(fileURLWithPath: (cacheDir as NSString).expandingTildeInPath)
         let cacheLimit = try ByteSize.parse(cacheSize, what: "cache size")
         let worker = VolunteerWorker(coordinatorURL: coordinator,
                                      options: .init(name: name, threads: compute.threads, cacheDirectory: cache, maxUnits: maxUnits,
                                                     cacheLimitBytes: cacheLimit),
                                      logger: logger)
+        terminal.showBanner(worker.startupBanner, logger: logger)
+        terminal.attach(worker)
+        defer { terminal.restore() }
         // First Ctrl-C / SIGTERM: finish the unit in hand, upload it, stop. Second: stop now.
         let signals = [SIGINT, SIGTERM].map { sig -> DispatchSourceSignal in
             signal(sig, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: sig, queue: .main)
             source.setEventHandler {
-                if worker.stopRequested.isSet || !worker.busy.isSet { Foundation.exit(130) }  // no unit in hand: nothing to lose
+                if worker.stopRequested.isSet || !worker.busy.isSet {  // no unit in hand: nothing to lose
+                    terminal.restore()
+                    Foundation.exit(130)
+                }
                 logger.info("finishing the current unit, then stopping (press Ctrl-C again to stop at once)")
                 worker.stopRequested.set()
             }
@@ -42,7 +53,7 @@ struct WorkCommand: AsyncParsableCommand {
         }
         defer { signals.forEach { $0.cancel() } }
         do { try await worker.run() } catch {
-            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            terminal.fatal(error, logger: logger)
             throw ExitCode.failure
         }
     }

@@ -201,3 +201,20 @@ public struct RunConfigError: Error, CustomStringConvertible, Equatable {
     }
     public var description: String { "run config field '\(field)': \(message)" }
 }
+
+extension RunConfig {
+    /// Whether parameter version `version` (after `version` steps) is
+    /// evaluated on the validation split: every `eval.interval` versions, and
+    /// the final version always (when the dataset has a validation split).
+    /// `train --local` and the coordinator's evaluation units both follow it.
+    public func evaluates(version: Int) -> Bool {
+        guard version > 0 else { return false }
+        return version == steps || (eval.interval > 0 && version % eval.interval == 0)
+    }
+
+    /// Units one evaluation is split into: `eval.sequences` windows,
+    /// `batch.sequencesPerUnit` per unit.
+    public var evaluationUnits: Int {
+        eval.sequences <= 0 ? 0 : (eval.sequences + batch.sequencesPerUnit - 1) / batch.sequencesPerUnit
+    }
+}

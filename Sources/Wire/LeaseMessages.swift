@@ -69,12 +69,16 @@ public struct Assignment: Codable, Hashable, Sendable {
     /// worker's clock may be off, so it heartbeats by `heartbeatIntervalSeconds`.
     public var deadline: Date
     public var heartbeatIntervalSeconds: Double
+    /// Set on evaluation units: measure the loss of parameter version `step`
+    /// on held-out sequences and submit it with an empty (0-element) payload.
+    public var evaluation: EvaluationSpec?
 
     public init(
         leaseID: UUID, runID: Int, step: Int, unitIndex: Int, parameters: ParameterVersion,
         modelConfigSHA256: String, data: UnitDataSpec, resultDType: TensorDType = .float32,
-        deadline: Date, heartbeatIntervalSeconds: Double
+        deadline: Date, heartbeatIntervalSeconds: Double, evaluation: EvaluationSpec? = nil
     ) {
+        self.evaluation = evaluation
         self.leaseID = leaseID
         self.runID = runID
         self.step = step
@@ -98,6 +102,7 @@ public struct Assignment: Codable, Hashable, Sendable {
         case resultDType = "result_dtype"
         case deadline
         case heartbeatIntervalSeconds = "heartbeat_interval_seconds"
+        case evaluation
     }
 
     public init(from decoder: any Decoder) throws {
@@ -112,6 +117,7 @@ public struct Assignment: Codable, Hashable, Sendable {
         resultDType = try container.decode(TensorDType.self, forKey: .resultDType)
         deadline = try container.decodeTimestamp(forKey: .deadline)
         heartbeatIntervalSeconds = try container.decode(Double.self, forKey: .heartbeatIntervalSeconds)
+        evaluation = try container.decodeIfPresent(EvaluationSpec.self, forKey: .evaluation)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -126,6 +132,28 @@ public struct Assignment: Codable, Hashable, Sendable {
         try container.encode(resultDType, forKey: .resultDType)
         try container.encodeTimestamp(deadline, forKey: .deadline)
         try container.encode(heartbeatIntervalSeconds, forKey: .heartbeatIntervalSeconds)
+        try container.encodeIfPresent(evaluation, forKey: .evaluation)
+    }
+}
+
+/// An evaluation unit: sequences `[index × data.sequences, (index + 1) ×
+/// data.sequences)` (the last unit may have fewer) of the run's `sequences`
+/// fixed evaluation windows on the dataset's validation split.
+public struct EvaluationSpec: Codable, Hashable, Sendable {
+    /// Evaluation windows in the whole evaluation (all its units).
+    public var sequences: Int
+    /// This unit's place among the evaluation's units.
+    public var index: Int
+
+    public init(sequences: Int, index: Int) {
+        self.sequences = sequences
+        self.index = index
+    }
+
+    /// The unit's slice of the evaluation windows, given sequences per unit.
+    public func windowRange(sequencesPerUnit: Int) -> Range<Int> {
+        let lower = min(index * sequencesPerUnit, sequences)
+        return lower..<min(lower + sequencesPerUnit, sequences)
     }
 }
 

@@ -11,7 +11,15 @@ public struct CoordinatorError: Error, CustomStringConvertible {
     public var message: String
     /// Worth retrying later (unreachable, 5xx) rather than a hard refusal.
     public var transient: Bool
+    /// The HTTP status that caused it, when there was an answer.
+    public var httpStatus: Int?
     public var description: String { message }
+
+    public init(message: String, transient: Bool, httpStatus: Int? = nil) {
+        self.message = message
+        self.transient = transient
+        self.httpStatus = httpStatus
+    }
 }
 
 /// The coordinator's HTTP API as async calls (docs/protocol.md). Connection
@@ -21,21 +29,30 @@ public final class CoordinatorClient: Sendable {
     let http: HTTPClient
     let logger: Logger
     let token: LockedValue<String?>
+    /// Where retries are shown (the status line's "coordinator unreachable ..."), if anywhere.
+    let progress: WorkerProgress?
+    /// Requests failed in a row (any request); the first success after some says so.
+    let failuresInARow = LockedValue(0)
 
-    public init(baseURL: String, logger: Logger) {
+    public init(baseURL: String, logger: Logger, progress: WorkerProgress? = nil) {
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
         self.http = HTTPClient(eventLoopGroupProvider: .singleton)
         self.logger = logger
         self.token = LockedValue(nil)
+        self.progress = progress
     }
 
     public func shutdown() async { try? await http.shutdown() }
 
     public func setToken(_ t: String) { token.set(t) }
 
+    /// Called with the bytes received so far and the expected total (when the answer said).
+    public typealias ByteProgress = @Sendable (_ received: Int64, _ total: Int64?) -> Void
+
     /// One request, retried while the coordinator is unreachable or answers 5xx.
     func send(_ method: HTTPMethod, _ path: String, body: Data? = nil, headers: [(String, String)] = [],
-              maxBytes: Int = 1 << 20, retry: Bool = true) async throws -> (status: Int, body: Data) {
+              maxBytes: Int = 1 << 20, retry: Bool = true, timeout: Int64 = 120,
+              onBytes: ByteProgress? = nil) async throws -> (status: Int, body: Data) {
         var backoff = RetryBackoff()
         var random = SystemRandomNumberGenerator()
         while true {
@@ -48,19 +65,62 @@ public final class CoordinatorClient: Sendable {
                 if !headers.contains(where: { $0.0 == "Content-Type" }) { request.headers.add(name: "Content-Type", value: WireProtocol.jsonContentType) }
             }
             do {
-                let response = try await http.execute(request, timeout: .seconds(120))
-                let bytes = try await response.body.collect(upTo: maxBytes)
+                let response = try await http.execute(request, timeout: .seconds(timeout))
                 let status = Int(response.status.code)
-                if status >= 500 && retry {
-                    throw CoordinatorError(message: "coordinator answered \(status)", transient: true)
+                let data: Data
+                if let onBytes {
+                    data = try await Self.collect(response, upTo: maxBytes, onBytes: onBytes)
+                } else {
+                    data = Data(try await response.body.collect(upTo: maxBytes).readableBytesView)
                 }
-                return (status, Data(bytes.readableBytesView))
+                if status >= 500 && retry {
+                    let said = (try? WireProtocol.makeDecoder().decode(ErrorResponse.self, from: data))?.message
+                    throw CoordinatorError(message: "HTTP \(status)\(said.map { ": \($0)" } ?? "")", transient: true, httpStatus: status)
+                }
+                recovered()
+                return (status, data)
             } catch let error where retry && Self.isTransient(error) && !Task.isCancelled {
                 let wait = backoff.delayAfterFailure(using: &random)
-                logger.warning("coordinator unreachable (\(error)); retrying in \(String(format: "%.1f", wait)) s")
+                failed(error, retryIn: wait, attempt: backoff.consecutiveFailures + 1)
                 try await Task.sleep(for: .seconds(wait))
             }
         }
+    }
+
+    /// Says why a request failed and when it is tried again as attempt
+    /// `attempt` (log and status line).
+    func failed(_ error: any Error, retryIn wait: Double, attempt: Int) {
+        failuresInARow.update { $0 += 1 }
+        let cause = WorkerMessages.cause(of: error)
+        let unavailable = (error as? CoordinatorError)?.httpStatus != nil
+        logger.warning("\(WorkerMessages.unreachable(coordinator: baseURL, cause: cause, retryIn: wait, attempt: attempt, answered: unavailable))")
+        progress?.update {
+            $0.trouble = .init(what: "coordinator \(unavailable ? "unavailable" : "unreachable") (\(cause))", attempt: attempt,
+                               retryAt: Date().addingTimeInterval(wait))
+        }
+    }
+
+    /// An answer came: if requests had been failing, say it is back.
+    func recovered() {
+        let failures = failuresInARow.update { n in defer { n = 0 }; return n }
+        guard failures > 0 else { return }
+        logger.info("\(WorkerMessages.reachableAgain(coordinator: baseURL, after: failures))")
+        progress?.update { $0.trouble = nil }
+    }
+
+    /// The body, reporting progress per chunk; at most `maxBytes` (like `collect(upTo:)`).
+    static func collect(_ response: HTTPClientResponse, upTo maxBytes: Int, onBytes: ByteProgress) async throws -> Data {
+        let total = response.headers.first(name: "content-length").flatMap { Int64($0) }
+        if let total, total > maxBytes { throw NIOTooManyBytesError(maxBytes: maxBytes) }
+        var data = Data()
+        if let total { data.reserveCapacity(Int(total)) }
+        onBytes(0, total)
+        for try await chunk in response.body {
+            guard data.count + chunk.readableBytes <= maxBytes else { throw NIOTooManyBytesError(maxBytes: maxBytes) }
+            data.append(contentsOf: chunk.readableBytesView)
+            onBytes(Int64(data.count), total)
+        }
+        return data
     }
 
     static func isTransient(_ error: any Error) -> Bool {
@@ -78,7 +138,12 @@ public final class CoordinatorClient: Sendable {
 
     public func register(_ request: RegisterWorkerRequest) async throws -> RegisterWorkerResponse {
         let (status, body) = try await send(.POST, "/v1/workers", body: try WireProtocol.makeEncoder().encode(request))
-        guard status == 201 else { throw CoordinatorError(message: "registration refused (\(status)): \(String(decoding: body, as: UTF8.self))", transient: false) }
+        guard status == 201 else {
+            let said = (try? WireProtocol.makeDecoder().decode(ErrorResponse.self, from: body))?.message
+                ?? String(decoding: body.prefix(300), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            throw CoordinatorError(message: "the coordinator refused to register this worker (HTTP \(status)\(said.isEmpty ? "" : ": \(said)"))",
+                                   transient: false, httpStatus: status)
+        }
         return try decode(RegisterWorkerResponse.self, body)
     }
 
@@ -106,9 +171,17 @@ public final class CoordinatorClient: Sendable {
         return try decode(SubmitResultResponse.self, body)
     }
 
+    /// The coordinator's public status (`GET /v1/status`): one try, no retries
+    /// (it is decoration for the status line and the "joined run" line).
+    public func status(timeout: Int64 = 10) async throws -> StatusResponse {
+        let (status, body) = try await send(.GET, "/v1/status", maxBytes: 64 << 20, retry: false, timeout: timeout)
+        guard status == 200 else { throw CoordinatorError(message: "GET /v1/status answered \(status)", transient: true, httpStatus: status) }
+        return try decode(StatusResponse.self, body)
+    }
+
     /// An immutable download (parameters, config, manifest, shard), checked against its SHA-256 when given.
-    public func download(_ path: String, sha256: String?, maxBytes: Int) async throws -> Data {
-        let (status, body) = try await send(.GET, path, maxBytes: maxBytes)
+    public func download(_ path: String, sha256: String?, maxBytes: Int, onBytes: ByteProgress? = nil) async throws -> Data {
+        let (status, body) = try await send(.GET, path, maxBytes: maxBytes, onBytes: onBytes)
         guard status == 200 else { throw CoordinatorError(message: "GET \(path) answered \(status)", transient: false) }
         if let sha256, SHA256Hex.digest(of: [UInt8](body)) != sha256 {
             throw CoordinatorError(message: "GET \(path): the bytes do not match their SHA-256 (corrupted download)", transient: true)
@@ -124,4 +197,5 @@ final class LockedValue<T: Sendable>: @unchecked Sendable {
     init(_ value: T) { self.value = value }
     func get() -> T { lock.withLock { value } }
     func set(_ v: T) { lock.withLock { value = v } }
+    @discardableResult func update<R>(_ body: (inout T) -> R) -> R { lock.withLock { body(&value) } }
 }

@@ -75,8 +75,7 @@ public final class LocalRun: @unchecked Sendable {
         let update = trainer.optimizer.update(parameters: model.parameters, gradients: gradientSum, backend: be)
         var record = StepRecord(step: step, trainLoss: loss / Double(units), validationLoss: nil,
                                 learningRate: update.learningRate, gradientNorm: update.gradientNorm)
-        let last = step == config.steps - 1
-        if config.eval.interval > 0 && ((step + 1) % config.eval.interval == 0 || last) || (last && validation != nil) {
+        if config.evaluates(version: step + 1) {
             record.validationLoss = try validationLoss()
         }
         history.append(record)

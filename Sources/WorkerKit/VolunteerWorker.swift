@@ -19,6 +19,10 @@ public final class VolunteerWorker: @unchecked Sendable {
         public var leaseWait: Double = 5
         /// The cache directory's size limit (least recently used files go first).
         public var cacheLimitBytes: Int64
+        /// Look the run's name up (`GET /v1/status`, once per run) for the "joined run" line.
+        public var announceRuns = true
+        /// After this long without work (other than "no active run", said at once), say so once.
+        public var quietWaitSeconds: Double = 60
         public init(name: String, threads: Int?, cacheDirectory: URL, maxUnits: Int?,
                     cacheLimitBytes: Int64 = 10 * ByteSize.gibibyte) {
             self.name = name
@@ -44,9 +48,21 @@ public final class VolunteerWorker: @unchecked Sendable {
     public private(set) var unitsDone = 0
     /// Leases whose results the coordinator answered "accepted" (the most recent 10,000).
     public private(set) var acceptedLeases: [UUID] = []
+    /// What the worker is doing, for the status line (updated as it goes).
+    public let progress: WorkerProgress
+    /// Seconds the last gradient computation of each trainer shape took (the "computing ~60%" estimate).
+    private var computeSeconds: [String: Double] = [:]
+    /// The run of the last lease (a new one is announced).
+    private var currentRun: Int?
+    /// The current stretch without work: since when, the last reason said, whether the long wait was said.
+    private var noWorkSince: Date?
+    private var noWorkReason: ReasonCode?
+    private var saidLongWait = false
 
     public init(coordinatorURL: String, options: Options, logger: Logger) {
-        self.client = CoordinatorClient(baseURL: coordinatorURL, logger: logger)
+        let progress = WorkerProgress()
+        self.progress = progress
+        self.client = CoordinatorClient(baseURL: coordinatorURL, logger: logger, progress: progress)
         self.options = options
         self.backend = CPUBackend(threads: options.threads)
         self.logger = logger
@@ -61,74 +77,155 @@ public final class VolunteerWorker: @unchecked Sendable {
         logger.info("worker \(options.name) ready: \(backend.summary), coordinator \(client.baseURL)")
         while !stopRequested.isSet, options.maxUnits.map({ unitsDone < $0 }) ?? true {
             let answer: LeaseResponse
+            progress.update { if $0.idle == nil { $0.idle = "asking for work" } }
             do { answer = try await client.lease(maxWait: options.leaseWait) } catch let e as CoordinatorError where !e.transient {
-                logger.warning("\(e.message); registering again")
+                logger.warning("\(WorkerMessages.unknownToken(e.message, name: options.name))")
                 try await authenticate(force: true)
                 continue
             }
             switch answer {
             case .retry(let later):
-                logger.debug("no work: \(later.message); asking again in \(later.retryAfterSeconds) s")
+                waiting(later)
                 try await Task.sleep(for: .seconds(max(0.2, min(later.retryAfterSeconds, 30))))
             case .assigned(let assignment):
+                noWorkSince = nil
+                noWorkReason = nil
+                saidLongWait = false
+                progress.update { $0.idle = nil }
                 try await work(on: assignment)
             }
         }
+        progress.update { $0.idle = "stopping" }
         logger.info("stopping after \(unitsDone) unit(s)")
+    }
+
+    /// No work now: "no active run" is said at once (warning), a change of
+    /// reason in the debug log, a long wait once; the status line shows it.
+    func waiting(_ later: RetryLater, now: Date = Date()) {
+        let short: String
+        switch later.reason {
+        case .noActiveRun: short = "no run is active (paused or finished)"
+        case .stepComplete, .stepClosed: short = "waiting for the next step"
+        default: short = "waiting for a free unit"
+        }
+        progress.update { $0.idle = short }
+        if noWorkReason != later.reason {
+            if later.reason == .noActiveRun {
+                logger.warning("\(WorkerMessages.noWork(later))")
+            } else {
+                logger.debug("\(WorkerMessages.noWork(later))")
+            }
+            noWorkReason = later.reason
+        }
+        let since = noWorkSince ?? now
+        noWorkSince = since
+        if !saidLongWait, later.reason != .noActiveRun, now.timeIntervalSince(since) >= options.quietWaitSeconds {
+            logger.info("\(WorkerMessages.noWorkFor(now.timeIntervalSince(since), later))")
+            saidLongWait = true
+        }
+    }
+
+    /// What to print at start-up (version, backend, coordinator, cache).
+    public var startupBanner: StartupBanner {
+        StartupBanner(backend: backend, coordinator: client.baseURL, name: options.name,
+                      cacheDirectory: options.cacheDirectory, cacheLimitBytes: options.cacheLimitBytes)
     }
 
     /// Loads the cached token for this coordinator, or registers.
     func authenticate(force: Bool = false) async throws {
-        let file = options.cacheDirectory.appendingPathComponent("token-\(BlobName.of(client.baseURL)).txt")
+        let key = BlobName.of(client.baseURL)
+        let file = options.cacheDirectory.appendingPathComponent("token-\(key).txt")
+        // The worker's id beside its token (a pinned `token-*.txt` too), to find itself in /v1/status.
+        let idFile = options.cacheDirectory.appendingPathComponent("token-\(key).worker-id.txt")
         if !force, let t = try? String(contentsOf: file, encoding: .utf8), !t.isEmpty {
             client.setToken(t.trimmingCharacters(in: .whitespacesAndNewlines))
+            let id = (try? String(contentsOf: idFile, encoding: .utf8)).flatMap { UUID(uuidString: $0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+            progress.update { $0.workerID = id }
             return
         }
+        progress.update { $0.idle = "registering" }
         let r = try await client.register(RegisterWorkerRequest(name: options.name, backend: backend.summary,
-                                                                threads: backend.threads, version: "0.1.0"))
+                                                                threads: backend.threads, version: WorkerVersion.current))
         client.setToken(r.token)
         try r.token.write(to: file, atomically: true, encoding: .utf8)
+        try? r.workerID.uuidString.lowercased().write(to: idFile, atomically: true, encoding: .utf8)
+        progress.update {
+            $0.workerID = r.workerID
+            $0.idle = nil
+        }
         logger.info("registered as \(r.workerID)")
     }
 
     func work(on a: Assignment) async throws {
-        let label = "run \(a.runID) step \(a.step) unit \(a.unitIndex)"
+        let label = WorkerMessages.unitLabel(run: a.runID, step: a.step, unit: a.unitIndex)
         busy.set(true)
         defer { busy.set(false) }
-        logger.info("leased \(label)")
         let heartbeat = Task { [client] in
             while !Task.isCancelled {
                 try await Task.sleep(for: .seconds(max(1, a.heartbeatIntervalSeconds)))
-                if case .stop(_, let message) = try await client.heartbeat(a.leaseID) {
-                    self.logger.warning("\(label): \(message)")
+                if case .stop(let reason, let message) = try await client.heartbeat(a.leaseID) {
+                    self.logger.warning("\(WorkerMessages.leaseLost(label, reason: reason, message: message))")
                     return
                 }
             }
         }
         defer { heartbeat.cancel() }
+        if currentRun != a.runID {  // (the heartbeat already runs: the lookup may take a moment)
+            currentRun = a.runID
+            await announceRun(a)
+        }
+        logger.info("leased \(label)")
+        let started = Date()
+        progress.update {
+            $0.runID = a.runID
+            $0.unit = UnitProgress(runID: a.runID, step: a.step, unit: a.unitIndex, phase: .preparing, phaseStarted: started)
+            if $0.firstUnitStarted == nil { $0.firstUnitStarted = started }
+        }
+        defer { progress.update { $0.unit = nil } }
         do {
             let (payload, loss, tokens) = try await compute(a)
+            progress.update { $0.finished(tokens: tokens, at: Date()) }
+            progress.phase(.uploading)
             let answer = try await client.submit(lease: a.leaseID, payload: payload, loss: loss, tokens: tokens)
             switch answer.status {
             case .accepted:
                 acceptedLeases.append(a.leaseID)
                 if acceptedLeases.count > 10_000 { acceptedLeases.removeFirst(acceptedLeases.count - 10_000) }
+                progress.update { $0.unitsAccepted += 1 }
                 logger.info("\(label): accepted, loss \(String(format: "%.4f", loss))")
-            case .superseded: logger.info("\(label): another copy was accepted first")
-            case .rejected: logger.warning("\(label): rejected (\(answer.reason?.rawValue ?? "")): \(answer.message ?? "")")
+            case .superseded:
+                progress.update { $0.unitsSuperseded += 1 }
+                logger.warning("\(WorkerMessages.superseded(label))")
+            case .rejected:
+                progress.update { $0.unitsRejected += 1 }
+                logger.warning("\(WorkerMessages.rejected(label, reason: answer.reason, message: answer.message))")
             }
             unitsDone += 1
         } catch {
-            logger.error("\(label) failed: \(error); releasing it")
+            logger.error("\(WorkerMessages.unitFailed(label, error: error))")
             try? await client.release(a.leaseID)
             throw error
         }
     }
 
+    /// The first lease of a run: "joined run 1 'shakespeare-char' at step 40"
+    /// (the name from /v1/status, when it answers quickly).
+    func announceRun(_ a: Assignment) async {
+        var name: String?
+        if options.announceRuns, let status = try? await client.status(timeout: 5) {
+            name = status.runs.first { $0.runID == a.runID }?.name
+        }
+        progress.update {
+            $0.runID = a.runID
+            $0.runName = name
+        }
+        logger.info("\(WorkerMessages.joinedRun(id: a.runID, name: name, step: a.step))")
+    }
+
     /// The unit's mean gradient (float32 payload), its loss and token count.
     func compute(_ a: Assignment) async throws -> (Data, Double, Int) {
         inUse = ["datasets/\(a.data.manifestSHA256)/\(DatasetManifest.fileName)"]  // cached() adds the rest
-        let configData = try await cached("configs/\(a.modelConfigSHA256).json", sha: a.modelConfigSHA256) {
+        let configData = try await cached("configs/\(a.modelConfigSHA256).json", sha: a.modelConfigSHA256, what: "model config") {
             "/v1/runs/\(a.runID)/config"
         }
         let config = try GPTNeoConfig(jsonData: configData)
@@ -140,30 +237,45 @@ public final class VolunteerWorker: @unchecked Sendable {
                                   batch: a.data.sequences, seqLen: a.data.sequenceLength)
             trainers = [key: trainer]
         }
+        progress.phase(.downloading("parameters"))
         let params = try await client.download("/v1/runs/\(a.runID)/parameters/\(a.parameters.version)",
                                                sha256: a.parameters.sha256,
-                                               maxBytes: TensorPayload.encodedByteCount(elementCount: trainer.model.layout.count, dtype: .float32))
+                                               maxBytes: TensorPayload.encodedByteCount(elementCount: trainer.model.layout.count, dtype: .float32),
+                                               onBytes: { [progress] in progress.bytes($0, of: $1) })
+        progress.phase(.preparing)
         let values = try TensorPayload(decoding: params, expectedElementCount: trainer.model.layout.count).values
         _ = values.withUnsafeBufferPointer { trainer.model.parameters.buffer.update(fromContentsOf: $0) }
+        if let spec = a.evaluation {  // an evaluation unit: a validation loss, no gradient
+            progress.phase(.computing)
+            return try await evaluate(a, spec, model: trainer.model)
+        }
         let reader = try await splitReader(manifestSHA256: a.data.manifestSHA256)
         let windows = TrainingWindows(seed: a.data.seed, sequenceLength: a.data.sequenceLength,
                                       sequencesPerUnit: a.data.sequences, totalTokens: reader.totalTokens)
         let offsets = windows.offsets(step: a.step, unit: a.unitIndex)
         try await fetchShards(covering: offsets, length: windows.windowLength, reader: reader)
         let (tokens, targets) = try reader.batch(offsets: offsets, sequenceLength: a.data.sequenceLength)
+        progress.phase(.computing, expectedSeconds: computeSeconds[key])
+        let computeStart = DispatchTime.now().uptimeNanoseconds
         let loss = try trainer.computeGradients(tokens: tokens, targets: targets)
+        computeSeconds[key] = Double(DispatchTime.now().uptimeNanoseconds - computeStart) / 1e9
         let payload = Data(TensorPayload(values: trainer.gradients.array).encoded())
         return (payload, loss, targets.count)
     }
 
     /// A file from the cache, or downloaded (and verified) into it.
-    func cached(_ relative: String, sha: String, maxBytes: Int = 1 << 30, path: () -> String) async throws -> Data {
+    /// `what` names it on the status line while it downloads.
+    func cached(_ relative: String, sha: String, maxBytes: Int = 1 << 30, what: String,
+                path: () -> String) async throws -> Data {
         inUse.insert(relative)
         if let d = cache.contents(relative), SHA256Hex.digest(of: [UInt8](d)) == sha {
             cache.markUsed(relative)
             return d
         }
-        let data = try await client.download(path(), sha256: sha, maxBytes: maxBytes)
+        progress.phase(.downloading(what))
+        let data = try await client.download(path(), sha256: sha, maxBytes: maxBytes,
+                                             onBytes: { [progress] in progress.bytes($0, of: $1) })
+        progress.phase(.preparing)
         try cache.write(data, to: relative)
         cache.evict(protecting: inUse)
         return data
@@ -171,14 +283,17 @@ public final class VolunteerWorker: @unchecked Sendable {
 
     private var readers: [String: SplitReader] = [:]
 
-    /// The train split of a dataset, its manifest cached as a dataset directory.
-    func splitReader(manifestSHA256: String) async throws -> SplitReader {
-        if let r = readers[manifestSHA256] { return r }
+    /// A split of a dataset (default: train), its manifest cached as a dataset directory.
+    func splitReader(manifestSHA256: String, split: DatasetSplit = .train) async throws -> SplitReader {
+        let readerKey = split == .train ? manifestSHA256 : "\(manifestSHA256)/\(split.rawValue)"
+        if let r = readers[readerKey] { return r }
         let dir = options.cacheDirectory.appendingPathComponent("datasets/\(manifestSHA256)")
-        _ = try await cached("datasets/\(manifestSHA256)/\(DatasetManifest.fileName)", sha: manifestSHA256) { "/v1/shards/\(manifestSHA256)" }
+        _ = try await cached("datasets/\(manifestSHA256)/\(DatasetManifest.fileName)", sha: manifestSHA256, what: "dataset manifest") {
+            "/v1/shards/\(manifestSHA256)"
+        }
         let manifest = try DatasetManifest.load(fromDatasetDirectory: dir)
-        let reader = try SplitReader(datasetDirectory: dir, manifest: manifest, split: .train)
-        readers[manifestSHA256] = reader
+        let reader = try SplitReader(datasetDirectory: dir, manifest: manifest, split: split)
+        readers[readerKey] = reader
         return reader
     }
 
@@ -190,7 +305,8 @@ public final class VolunteerWorker: @unchecked Sendable {
             let first = reader.index.locate(o).shard, last = reader.index.locate(o + length - 1).shard
             for s in first...last { needed.insert(s) }
         }
-        for s in needed.sorted() {
+        let shards = needed.sorted()
+        for (k, s) in shards.enumerated() {
             let e = entries[s]
             let relative = "datasets/\(reader.manifestSHA256)/\(e.file)"
             // A shard this process verified and that is still on disk is not read and hashed again.
@@ -200,7 +316,8 @@ public final class VolunteerWorker: @unchecked Sendable {
                 cache.markUsed(relative)
                 continue
             }
-            _ = try await cached(relative, sha: e.sha256, maxBytes: e.bytes + 64) { "/v1/shards/\(e.sha256)" }
+            _ = try await cached(relative, sha: e.sha256, maxBytes: e.bytes + 64,
+                                 what: shards.count == 1 ? "data" : "data \(k + 1) of \(shards.count)") { "/v1/shards/\(e.sha256)" }
             verifiedShards.insert(relative)
         }
     }

@@ -34,6 +34,10 @@ import Wire
         "POST /v1/runs/{run}/pause",
         "POST /v1/runs/{run}/resume",
         "GET /openapi.yaml",
+        "GET /",
+        "GET /runs/{run}",
+        "GET /workers/{name}",
+        "GET /metrics",
     ]
 
     /// The routes that never touch the database, so never answer `503`.

@@ -137,22 +137,53 @@ let sampleHash = String(repeating: "ab", count: 32)
     }
 
     @Test func status() throws {
-        let status = StatusResponse(generatedAt: sampleDate, runs: [
-            RunStatus(runID: 1, name: "shakespeare-char", state: .active, step: 120, totalSteps: 2000,
-                      lossHistory: [LossPoint(step: 0, loss: 4.17), LossPoint(step: 100, loss: 2.4, validationLoss: 2.5)],
-                      workers: [WorkerStatus(workerID: sampleUUID, name: "alice", backend: "cpu", lastSeen: sampleDate,
-                                             acceptedUnits: 88, activeLeases: 1)],
-                      units: UnitCounts(pending: 1, leased: 2, submitted: 0, accepted: 5)),
-        ])
+        let worker = WorkerStatus(workerID: sampleUUID, name: "alice", backend: "cpu", threads: 2, version: "0.1.0",
+                                  lastSeen: sampleDate, online: true, acceptedUnits: 88, rejectedResults: 1,
+                                  consecutiveValid: 40, activeLeases: 1, tokensPerSecond: 512.5, creditFLOPs: 1.5e12)
+        let status = StatusResponse(
+            generatedAt: sampleDate,
+            runs: [
+                RunStatus(runID: 1, name: "shakespeare-char", state: .active, step: 120, parameterVersion: 120, totalSteps: 2000,
+                          createdAt: sampleDate, tokensTrained: 92_160, tokensPerSecond: Throughput(lastMinute: 700, last10Minutes: 650),
+                          etaSeconds: 300, lossHistory: [LossPoint(step: 1, loss: 4.17), LossPoint(step: 100, loss: 2.4)],
+                          validationHistory: [LossPoint(step: 100, loss: 2.5)],
+                          units: UnitCounts(pending: 1, leased: 2, submitted: 0, accepted: 5), evaluationUnitsOutstanding: 3,
+                          verification: VerificationStatus(acceptedResults: 240, supersededResults: 2, rejectedResults: 1,
+                                                           replicatedShare: 0.01, rejectionsByReason: ["invalid_result": 1]),
+                          topContributors: [Contributor(workerID: sampleUUID, name: "alice", units: 88, tokens: 67_584,
+                                                        creditFLOPs: 1.5e12)]),
+            ],
+            workers: [worker], workersOnline: ["cpu": 1],
+            recentRejections: [RejectionRecord(at: sampleDate, workerID: sampleUUID, workerName: "alice", runID: 1, step: 7,
+                                               unit: 0, reason: "invalid_result", message: "NaN")])
         #expect(try roundTrip(status) == status)
         let object = try jsonObject(status)
-        #expect(Set(object.keys) == ["generated_at", "runs"])
+        #expect(Set(object.keys) == ["generated_at", "runs", "workers", "workers_online", "recent_rejections"])
+        #expect(object["generated_at"] as? String == "2025-01-02T03:04:05.678Z")
         let run = try #require((object["runs"] as? [[String: Any]])?.first)
-        #expect(Set(run.keys) == ["run_id", "name", "state", "step", "total_steps", "loss_history", "workers", "units"])
-        #expect(Set(try #require((run["loss_history"] as? [[String: Any]])?.last).keys) == ["step", "loss", "validation_loss"])
-        #expect(Set(try #require((run["workers"] as? [[String: Any]])?.first).keys)
-            == ["worker_id", "name", "backend", "last_seen", "accepted_units", "active_leases"])
+        #expect(Set(run.keys) == ["run_id", "name", "state", "step", "parameter_version", "total_steps", "created_at",
+                                  "tokens_trained", "tokens_per_second", "eta_seconds", "loss_history", "validation_history",
+                                  "units", "evaluation_units_outstanding", "verification", "top_contributors"])
+        #expect(Set(try #require((run["loss_history"] as? [[String: Any]])?.last).keys) == ["step", "loss"])
+        #expect(Set(try #require(run["tokens_per_second"] as? [String: Any]).keys) == ["last_minute", "last_10_minutes"])
+        #expect(Set(try #require(run["verification"] as? [String: Any]).keys)
+            == ["accepted_results", "superseded_results", "rejected_results", "replicated_share", "rejections_by_reason"])
+        #expect(Set(try #require((run["top_contributors"] as? [[String: Any]])?.first).keys)
+            == ["worker_id", "name", "units", "tokens", "credit_flops"])
+        #expect(Set(try #require((object["workers"] as? [[String: Any]])?.first).keys)
+            == ["worker_id", "name", "backend", "threads", "version", "last_seen", "online", "accepted_units",
+                "rejected_results", "consecutive_valid", "active_leases", "tokens_per_second", "credit_flops"])
+        #expect(Set(try #require((object["recent_rejections"] as? [[String: Any]])?.first).keys)
+            == ["at", "worker_id", "worker_name", "run_id", "step", "unit", "reason", "message"])
         #expect(Set(try #require(run["units"] as? [String: Any]).keys) == ["pending", "leased", "submitted", "accepted"])
+    }
+
+    @Test func assignmentCarriesItsEvaluation() throws {
+        let spec = EvaluationSpec(sequences: 20, index: 3)
+        #expect(spec.windowRange(sequencesPerUnit: 6) == 18..<20)
+        #expect(EvaluationSpec(sequences: 20, index: 0).windowRange(sequencesPerUnit: 6) == 0..<6)
+        #expect(try roundTrip(spec) == spec)
+        #expect(Set(try jsonObject(spec).keys) == ["sequences", "index"])
     }
 
     @Test func timestampsDoNotDependOnTheEncodersDateStrategy() throws {

@@ -17,6 +17,7 @@ public struct CoordinatorRoutes: Sendable {
     }
 
     public func register(on router: Router<CoordinatorContext>) {
+        router.add(middleware: MetricsMiddleware())
         router.add(middleware: ErrorMiddleware())
         let v1 = router.group("v1")
         v1.post("workers", use: registerWorker)
@@ -31,6 +32,7 @@ public struct CoordinatorRoutes: Sendable {
         authed.delete("leases/:lease", use: release)
         registerOperator(on: router)
         registerOpenAPI(on: router)
+        registerDashboard(on: router)
     }
 
     @Sendable func registerWorker(_ request: Request, context: CoordinatorContext) async throws -> Response {
@@ -64,23 +66,33 @@ public struct CoordinatorRoutes: Sendable {
                                                              maxCopies: coordinator.settings.maxCopies,
                                                              backupAfterSeconds: coordinator.settings.backupAfterSeconds) {
                 let info = try await coordinator.runInfo(grant.runID)
-                let assignment = Assignment(
-                    leaseID: grant.leaseID, runID: grant.runID, step: grant.step, unitIndex: grant.unit,
-                    parameters: ParameterVersion(version: grant.step, sha256: grant.parametersSHA256),
-                    modelConfigSHA256: info.modelConfigSHA256,
-                    data: UnitDataSpec(datasetID: info.datasetName, manifestSHA256: info.manifestSHA256, seed: info.seed,
-                                       sequences: info.sequencesPerUnit, sequenceLength: info.sequenceLength),
-                    deadline: grant.deadline, heartbeatIntervalSeconds: leaseSeconds / 3)
-                return try WireResponse.json(LeaseResponse.assigned(assignment))
+                return try WireResponse.json(LeaseResponse.assigned(assignment(grant, info)))
             }
             let now = ContinuousClock.now
             if now >= deadline { break }
             // Until work appears here, or a second passes (another process may have made some).
             await coordinator.workSignal.wait(since: seen, timeout: min(deadline - now, .seconds(1)))
         }
-        let retry = RetryLater(retryAfterSeconds: 1, reason: "units_outstanding",
-                               message: "no unit is free right now; ask again shortly")
-        return try WireResponse.json(LeaseResponse.retry(retry), headers: [.retryAfter: "1"])
+        let anyActive = try await coordinator.statusBoard.snapshot().status.runs.contains { $0.state == .active }
+        let retry = anyActive
+            ? RetryLater(retryAfterSeconds: 1, reason: "units_outstanding",
+                         message: "every unit of the current step is out; ask again shortly")
+            : RetryLater(retryAfterSeconds: 5, reason: "no_active_run",
+                         message: "no run is active right now (paused, finished or not created yet)")
+        let seconds = Int(retry.retryAfterSeconds.rounded(.up))
+        return try WireResponse.json(LeaseResponse.retry(retry), headers: [.retryAfter: String(seconds)])
+    }
+
+    func assignment(_ grant: LeaseGrant, _ info: RunInfo) -> Assignment {
+        Assignment(
+            leaseID: grant.leaseID, runID: grant.runID, step: grant.step, unitIndex: grant.unit,
+            parameters: ParameterVersion(version: grant.step, sha256: grant.parametersSHA256),
+            modelConfigSHA256: info.modelConfigSHA256,
+            data: UnitDataSpec(datasetID: info.datasetName, manifestSHA256: info.manifestSHA256, seed: info.seed,
+                               sequences: info.sequencesPerUnit, sequenceLength: info.sequenceLength),
+            deadline: grant.deadline, heartbeatIntervalSeconds: leaseSeconds / 3,
+            evaluation: grant.isEvaluation
+                ? EvaluationSpec(sequences: info.evaluationSequences, index: grant.unit - info.unitsPerStep) : nil)
     }
 
     static func leaseID(_ context: CoordinatorContext) throws -> UUID {
@@ -128,57 +140,79 @@ public struct CoordinatorRoutes: Sendable {
     @Sendable func submit(_ request: Request, context: CoordinatorContext) async throws -> Response {
         let worker = try context.worker()
         let lease = try Self.leaseID(context)
-        func rejected(_ status: HTTPResponse.Status, _ reason: ReasonCode, _ message: String) throws -> Response {
-            try WireResponse.json(SubmitResultResponse(status: .rejected, reason: reason, message: message), status: status)
+        guard let unit = try await coordinator.leases.leasedUnit(lease) else {
+            return try Self.refused(.notFound, "unknown_lease", "no such lease")
+        }
+        // A result that fails a check is recorded with its reason and told to the worker.
+        func rejected(_ status: HTTPResponse.Status, _ reason: ReasonCode, _ message: String) async throws -> Response {
+            try await coordinator.leases.recordRejection(worker: worker, lease: lease, unit: unit, reason: reason.rawValue,
+                                                         message: message)
+            CoordinatorMetrics.rejected(reason: reason.rawValue)
+            return try WireResponse.json(SubmitResultResponse(status: .rejected, reason: reason, message: message), status: status)
         }
         let metadata: ResultMetadata
         do {
             metadata = try ResultMetadata { name in request.headers.first { $0.name.canonicalName == name.lowercased() }?.value }
         } catch {
-            return try rejected(.badRequest, "invalid_metadata", error.description)
+            return try await rejected(.badRequest, "invalid_metadata", error.description)
         }
-        guard metadata.leaseID == lease else { return try rejected(.badRequest, "invalid_metadata", "Koinon-Lease-ID differs from the path") }
-        guard let run = try await coordinator.leaseRun(lease) else { return try rejected(.notFound, "unknown_lease", "no such lease") }
-        let info = try await coordinator.runInfo(run)
+        guard metadata.leaseID == lease else { return try await rejected(.badRequest, "invalid_metadata", "Koinon-Lease-ID differs from the path") }
+        let info = try await coordinator.runInfo(unit.run)
+        // An evaluation unit hands in its loss only: an empty tensor.
+        let elements = unit.isEvaluation ? 0 : info.parameterCount
         var request = request
-        let limit = TensorPayload.encodedByteCount(elementCount: info.parameterCount, dtype: .float32)
+        let limit = TensorPayload.encodedByteCount(elementCount: elements, dtype: .float32)
         let body: ByteBuffer
         do { body = try await request.collectBody(upTo: limit) } catch {
-            return try rejected(.contentTooLarge, "payload_too_large", "a result for this run is at most \(limit) bytes")
+            return try await rejected(.contentTooLarge, "payload_too_large", "a result for this unit is at most \(limit) bytes")
         }
         let data = Data(buffer: body)
         let sha = BlobStore.sha256(data)
         guard sha == metadata.payloadSHA256 else {
-            return try rejected(.unprocessableContent, "invalid_result", "the body's SHA-256 is not Koinon-Payload-SHA256 (corrupted upload?)")
+            return try await rejected(.unprocessableContent, "invalid_result", "the body's SHA-256 is not Koinon-Payload-SHA256 (corrupted upload?)")
         }
         let payload: TensorPayload
-        do { payload = try TensorPayload(decoding: data, expectedElementCount: info.parameterCount) } catch {
-            return try rejected(.unprocessableContent, "invalid_result", "\(error)")
+        do { payload = try TensorPayload(decoding: data, expectedElementCount: elements) } catch {
+            return try await rejected(.unprocessableContent, "invalid_result", "\(error)")
         }
         guard payload.values.allSatisfy(\.isFinite) else {
-            return try rejected(.unprocessableContent, "invalid_result", "the gradient has NaN or infinite values")
+            return try await rejected(.unprocessableContent, "invalid_result", "the gradient has NaN or infinite values")
         }
         guard metadata.loss.isFinite, metadata.tokenCount > 0 else {
-            return try rejected(.unprocessableContent, "invalid_result", "loss must be finite and the token count positive")
+            return try await rejected(.unprocessableContent, "invalid_result", "loss must be finite and the token count positive")
         }
         try coordinator.blobs.put(data, sha256: sha)
         let outcome = try await coordinator.leases.submit(lease: lease, worker: worker, payload: sha, loss: metadata.loss,
                                                           tokens: metadata.tokenCount)
+        return try await answer(outcome, worker: worker, tokens: metadata.tokenCount, rejected: rejected)
+    }
+
+    /// The answer to a recorded submission.
+    func answer(_ outcome: SubmitOutcome, worker: UUID, tokens: Int,
+                rejected: (HTTPResponse.Status, ReasonCode, String) async throws -> Response) async throws -> Response {
         switch outcome {
         case .accepted(let complete):
             if complete { coordinator.stepCompleted() }
+            coordinator.activity.record(worker: worker, tokens: tokens)
+            CoordinatorMetrics.resultReceived(outcome: "accepted")
             return try WireResponse.json(SubmitResultResponse(status: .accepted))
         case .superseded:
+            CoordinatorMetrics.resultReceived(outcome: "superseded")
             return try WireResponse.json(SubmitResultResponse(status: .superseded, reason: .superseded,
                                                               message: "another copy of this unit was accepted first"))
         case .conflict:
-            return try rejected(.conflict, .conflictingResult, "this lease already submitted a different result")
-        case .unknownLease: return try rejected(.notFound, "unknown_lease", "no such lease")
-        case .foreignLease: return try rejected(.conflict, "foreign_lease", "this lease belongs to another worker")
+            return try await rejected(.conflict, .conflictingResult, "this lease already submitted a different result")
+        case .unknownLease: return try Self.refused(.notFound, "unknown_lease", "no such lease")
+        case .foreignLease: return try Self.refused(.conflict, "foreign_lease", "this lease belongs to another worker")
         case .leaseNotActive(let state):
             let (status, reason, message) = Self.stop(.leaseNotActive(state: state))
-            return try rejected(status, reason, message)
+            return try Self.refused(status, reason, message)
         }
+    }
+
+    /// A submission refused for its lease, not its content (not a verification rejection).
+    static func refused(_ status: HTTPResponse.Status, _ reason: ReasonCode, _ message: String) throws -> Response {
+        try WireResponse.json(SubmitResultResponse(status: .rejected, reason: reason, message: message), status: status)
     }
 
     @Sendable func parameters(_ request: Request, context: CoordinatorContext) async throws -> Response {
@@ -228,6 +262,8 @@ public struct CoordinatorRoutes: Sendable {
     }
 
     @Sendable func status(_ request: Request, context: CoordinatorContext) async throws -> Response {
-        try WireResponse.json(try await coordinator.status())
+        let snapshot = try await coordinator.statusBoard.snapshot()
+        return Response(status: .ok, headers: [.contentType: WireProtocol.jsonContentType, .cacheControl: "no-cache"],
+                        body: .init(byteBuffer: snapshot.json))
     }
 }

@@ -33,6 +33,27 @@ struct Housekeeping: Service {
     }
 }
 
+/// Rebuilds the status snapshot about once a second, apart from
+/// housekeeping so a long aggregation does not leave the status stale.
+struct StatusRefresher: Service {
+    let coordinator: Coordinator
+    func run() async throws {
+        var failing = false
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            if await !coordinator.housekeepingPaused {
+                do {
+                    try await coordinator.statusBoard.refresh()
+                    failing = false
+                } catch {
+                    if !failing { coordinator.logger.warning("refreshing the status failed (retrying every second): \(error)") }
+                    failing = true
+                }
+            }
+            try? await Task.sleep(for: .seconds(1))
+        }
+    }
+}
+
 public enum CoordinatorServer {
     /// Builds the application: database (embedded unless a URL is given),
     /// migrations before the server starts, the HTTP API, housekeeping.
@@ -61,12 +82,13 @@ public enum CoordinatorServer {
     /// The HTTP application over a coordinator (tests build it on their own database).
     public static func application(coordinator: Coordinator, host: String, port: Int, services: [any Service],
                                    logger: Logger) -> Application<RouterResponder<CoordinatorContext>> {
+        _ = CoordinatorMetrics.registry  // before any metric is made (Hummingbird's included)
         let router = Router(context: CoordinatorContext.self)
         CoordinatorRoutes(coordinator: coordinator).register(on: router)
         return Application(
             router: router,
             configuration: .init(address: .hostname(host, port: port), serverName: "koinon"),
-            services: services + [Housekeeping(coordinator: coordinator)],
+            services: services + [Housekeeping(coordinator: coordinator), StatusRefresher(coordinator: coordinator)],
             logger: logger)
     }
 }

@@ -11,6 +11,16 @@ public struct LeaseGrant: Sendable, Equatable {
     public var isBackup: Bool
     public var deadline: Date
     public var parametersSHA256: String
+    /// An evaluation unit of version `step` (else a training unit).
+    public var isEvaluation: Bool = false
+}
+
+/// The unit a lease is for.
+public struct LeasedUnit: Sendable, Equatable {
+    public var run: Int
+    public var step: Int
+    public var unit: Int
+    public var isEvaluation: Bool
 }
 
 /// What became of a submitted result.
@@ -51,6 +61,7 @@ public struct LeaseRepository: Sendable {
     /// (fewer than `maxCopies` active leases, none held by this worker).
     public func claim(worker: UUID, leaseSeconds: Double, maxCopies: Int, backupAfterSeconds: Double = 0) async throws -> LeaseGrant? {
         if let grant = try await claimPending(worker: worker, leaseSeconds: leaseSeconds) { return grant }
+        if let grant = try await claimEvaluation(worker: worker, leaseSeconds: leaseSeconds) { return grant }
         return try await claimBackup(worker: worker, leaseSeconds: leaseSeconds, maxCopies: maxCopies,
                                      minimumLeaseAge: backupAfterSeconds)
     }
@@ -67,6 +78,36 @@ public struct LeaseRepository: Sendable {
         return nil
     }
 
+    /// The oldest pending evaluation unit (training units go first).
+    func claimEvaluation(worker: UUID, leaseSeconds: Double) async throws -> LeaseGrant? {
+        let id = UUID()
+        let rows = try await db.execute(ClaimEvaluationUnit(lease: id, worker: worker, leaseSeconds: leaseSeconds), logger: logger)
+        for try await (run, step, unit, deadline, sha) in rows {
+            return LeaseGrant(leaseID: id, runID: run, step: step, unit: unit, isBackup: false, deadline: deadline,
+                              parametersSHA256: sha, isEvaluation: true)
+        }
+        return nil
+    }
+
+    /// The unit a lease is for, or nil for an unknown lease.
+    public func leasedUnit(_ lease: UUID) async throws -> LeasedUnit? {
+        for try await (run, step, unit, kind) in try await db.execute(LeaseRunLookup(lease: lease), logger: logger) {
+            return LeasedUnit(run: run, step: step, unit: unit, isEvaluation: kind == "eval")
+        }
+        return nil
+    }
+
+    /// Records a result turned away by verification, and resets the
+    /// worker's run of valid results.
+    public func recordRejection(worker: UUID, lease: UUID, unit: LeasedUnit, reason: String, message: String) async throws {
+        try await db.query("""
+            WITH r AS (
+                INSERT INTO rejections (worker_id, lease_id, run_id, step, unit, reason, message)
+                VALUES (\(worker), \(lease), \(unit.run), \(unit.step), \(unit.unit), \(reason), \(message)))
+            UPDATE workers SET rejected_results = rejected_results + 1, consecutive_valid = 0 WHERE id = \(worker)
+            """, logger: logger)
+    }
+
     /// When nothing is pending: a backup copy of the outstanding unit whose
     /// oldest lease is oldest, once that lease is `minimumLeaseAge` seconds
     /// old (a straggler, not a unit about to come back), with fewer than
@@ -78,8 +119,9 @@ public struct LeaseRepository: Sendable {
             var target: (Int, Int, Int)?
             let backup = try await conn.query("""
                 SELECT u.run_id, u.step, u.unit FROM units u JOIN runs r ON r.id = u.run_id
-                WHERE r.state = 'active' AND u.step = r.current_step AND u.state = 'leased'
-                  AND NOT EXISTS (SELECT 1 FROM units p WHERE p.run_id = u.run_id AND p.step = u.step AND p.state = 'pending')
+                WHERE r.state = 'active' AND u.step = r.current_step AND u.state = 'leased' AND u.kind = 'train'
+                  AND NOT EXISTS (SELECT 1 FROM units p WHERE p.run_id = u.run_id AND p.step = u.step AND p.state = 'pending'
+                                  AND p.kind = 'train')
                   AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.run_id = u.run_id AND l.step = u.step AND l.unit = u.unit
                                   AND l.state = 'active' AND l.worker_id = \(worker))
                   AND (SELECT count(*) FROM leases l WHERE l.run_id = u.run_id AND l.step = u.step AND l.unit = u.unit

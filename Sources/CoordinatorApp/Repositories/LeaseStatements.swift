@@ -16,9 +16,13 @@ struct ClaimPendingUnit: PostgresPreparedStatement {
             SELECT t.run_id, t.step, t.unit
             FROM (SELECT id, current_step FROM runs WHERE state = 'active' ORDER BY id) r,
             LATERAL (SELECT u.run_id, u.step, u.unit FROM units u
-                     WHERE u.run_id = r.id AND u.step = r.current_step AND u.state = 'pending'
+                     WHERE u.run_id = r.id AND u.step = r.current_step AND u.state = 'pending' AND u.kind = 'train'
                      ORDER BY u.unit LIMIT 1 FOR UPDATE SKIP LOCKED) t
             LIMIT 1),
+        """ + leaseTarget
+    /// Leases the unit in `target` to worker $2 as lease $1 for $3 seconds,
+    /// answering what the assignment needs.
+    static let leaseTarget = """
         claimed AS (
             UPDATE units u SET state = 'leased' FROM target t
             WHERE u.run_id = t.run_id AND u.step = t.step AND u.unit = t.unit
@@ -46,7 +50,29 @@ struct ClaimPendingUnit: PostgresPreparedStatement {
     func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Row.self) }
 }
 
-/// Records a result (migration 0002's `koinon_submit`).
+/// Leases the oldest pending evaluation unit of an active or finished run
+/// (asked only when no training unit is pending: training goes first).
+struct ClaimEvaluationUnit: PostgresPreparedStatement {
+    static let sql = """
+        WITH target AS (
+            SELECT t.run_id, t.step, t.unit
+            FROM (SELECT id FROM runs WHERE state IN ('active', 'finished') ORDER BY id) r,
+            LATERAL (SELECT u.run_id, u.step, u.unit FROM units u
+                     WHERE u.run_id = r.id AND u.state = 'pending' AND u.kind = 'eval'
+                     ORDER BY u.step, u.unit LIMIT 1 FOR UPDATE SKIP LOCKED) t
+            LIMIT 1),
+        """ + ClaimPendingUnit.leaseTarget
+    typealias Row = ClaimPendingUnit.Row
+    var lease: UUID
+    var worker: UUID
+    var leaseSeconds: Double
+
+    func makeBindings() throws -> PostgresBindings { try ClaimPendingUnit(lease: lease, worker: worker, leaseSeconds: leaseSeconds).makeBindings() }
+
+    func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Row.self) }
+}
+
+/// Records a result (migration 0003's `koinon_submit`).
 struct SubmitResult: PostgresPreparedStatement {
     static let sql = "SELECT outcome, detail, step_complete FROM koinon_submit($1, $2, $3, $4, $5)"
     typealias Row = (String, String?, Bool)
@@ -69,10 +95,13 @@ struct SubmitResult: PostgresPreparedStatement {
     func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Row.self) }
 }
 
-/// The run a lease belongs to.
+/// The unit a lease is for: run, step, unit and kind.
 struct LeaseRunLookup: PostgresPreparedStatement {
-    static let sql = "SELECT run_id FROM leases WHERE id = $1"
-    typealias Row = Int
+    static let sql = """
+        SELECT l.run_id, l.step, l.unit, u.kind FROM leases l
+        JOIN units u ON u.run_id = l.run_id AND u.step = l.step AND u.unit = l.unit WHERE l.id = $1
+        """
+    typealias Row = (Int, Int, Int, String)
     var lease: UUID
 
     func makeBindings() throws -> PostgresBindings {
@@ -81,5 +110,5 @@ struct LeaseRunLookup: PostgresPreparedStatement {
         return bindings
     }
 
-    func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Int.self) }
+    func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Row.self) }
 }

@@ -46,15 +46,24 @@ public struct RunRepository: Sendable {
             try await conn.query("""
                 INSERT INTO parameter_versions (run_id, version, parameters_sha256) VALUES (\(id), 0, \(initialParametersSHA256))
                 """, logger: logger)
-            try await Self.openStep(conn, run: id, step: 0, units: unitsPerStep, logger: logger)
+            try await Self.openStep(conn, run: id, step: 0, units: unitsPerStep, unitsPerStep: unitsPerStep,
+                                    evaluationUnits: 0, logger: logger)
             return id
         }
     }
 
-    static func openStep(_ conn: PostgresConnection, run: Int, step: Int, units: Int, logger: Logger) async throws {
+    /// Opens step `step`: `units` training units (0 after the last step),
+    /// and `evaluationUnits` evaluation units of parameter version `step`,
+    /// always numbered from `unitsPerStep` (an evaluation unit's index in its
+    /// evaluation is its number minus `unitsPerStep`).
+    static func openStep(_ conn: PostgresConnection, run: Int, step: Int, units: Int, unitsPerStep: Int,
+                         evaluationUnits: Int, logger: Logger) async throws {
         try await conn.query("INSERT INTO steps (run_id, step) VALUES (\(run), \(step))", logger: logger)
         try await conn.query("""
-            INSERT INTO units (run_id, step, unit) SELECT \(run), \(step), u FROM generate_series(0, \(units - 1)) AS u
+            INSERT INTO units (run_id, step, unit, kind)
+            SELECT \(run), \(step), u, 'train' FROM generate_series(0, \(units - 1)) AS u
+            UNION ALL
+            SELECT \(run), \(step), \(unitsPerStep) + e, 'eval' FROM generate_series(0, \(evaluationUnits - 1)) AS e
             """, logger: logger)
     }
 

@@ -5,6 +5,7 @@ import PostgresNIO
 /// An accepted unit result, as aggregation reads it.
 public struct AcceptedResult: Sendable, Equatable {
     public var unit: Int
+    public var worker: UUID
     public var payloadSHA256: String
     public var loss: Double
     public var tokens: Int
@@ -22,6 +23,33 @@ public struct AppliedStep: Sendable {
     public var learningRate: Double
     public var gradientNorm: Double
     public var tokens: Int
+    /// Credit for the step's accepted units.
+    public var contributions: [Contribution]
+    /// Evaluation units of the new version (0: not evaluated).
+    public var evaluationUnits: Int
+}
+
+/// What one worker's accepted units added to a run.
+public struct Contribution: Sendable, Equatable {
+    public var worker: UUID
+    public var units: Int
+    public var tokens: Int
+    public var flops: Double
+
+    /// Each worker's units and tokens in `results`, at `flopsPerToken`.
+    public static func of(_ results: [AcceptedResult], flopsPerToken: Double) -> [Contribution] {
+        var byWorker: [UUID: Contribution] = [:]
+        for r in results {
+            byWorker[r.worker, default: Contribution(worker: r.worker, units: 0, tokens: 0, flops: 0)].add(r, flopsPerToken)
+        }
+        return byWorker.values.sorted { $0.worker.uuidString < $1.worker.uuidString }
+    }
+
+    mutating func add(_ r: AcceptedResult, _ flopsPerToken: Double) {
+        units += 1
+        tokens += r.tokens
+        flops += Double(r.tokens) * flopsPerToken
+    }
 }
 
 /// Steps: which are ready to aggregate, their accepted results, applying them.
@@ -34,13 +62,14 @@ public struct StepRepository: Sendable {
         self.logger = logger
     }
 
-    /// Active or paused runs whose current step has every unit accepted.
+    /// Active or paused runs whose current step has every training unit accepted.
     public func completeSteps() async throws -> [(run: Int, step: Int)] {
         let rows = try await db.query("""
             SELECT r.id, r.current_step FROM runs r
             WHERE r.state <> 'finished'
-              AND NOT EXISTS (SELECT 1 FROM units u WHERE u.run_id = r.id AND u.step = r.current_step AND u.state <> 'accepted')
-              AND EXISTS (SELECT 1 FROM units u WHERE u.run_id = r.id AND u.step = r.current_step)
+              AND NOT EXISTS (SELECT 1 FROM units u WHERE u.run_id = r.id AND u.step = r.current_step
+                              AND u.state <> 'accepted' AND u.kind = 'train')
+              AND EXISTS (SELECT 1 FROM units u WHERE u.run_id = r.id AND u.step = r.current_step AND u.kind = 'train')
             ORDER BY r.id
             """, logger: logger)
         var out: [(Int, Int)] = []
@@ -48,14 +77,16 @@ public struct StepRepository: Sendable {
         return out
     }
 
-    public func acceptedResults(run: Int, step: Int) async throws -> [AcceptedResult] {
+    /// The accepted results of a step's units of one kind ("train" or "eval"), in unit order.
+    public func acceptedResults(run: Int, step: Int, kind: String = "train") async throws -> [AcceptedResult] {
         let rows = try await db.query("""
-            SELECT unit, payload_sha256, loss, tokens FROM results
-            WHERE run_id = \(run) AND step = \(step) AND status = 'accepted' ORDER BY unit
+            SELECT r.unit, r.worker_id, r.payload_sha256, r.loss, r.tokens FROM results r
+            JOIN units u ON u.run_id = r.run_id AND u.step = r.step AND u.unit = r.unit
+            WHERE r.run_id = \(run) AND r.step = \(step) AND r.status = 'accepted' AND u.kind = \(kind) ORDER BY r.unit
             """, logger: logger)
         var out: [AcceptedResult] = []
-        for try await (u, sha, loss, tokens) in rows.decode((Int, String, Double, Int).self) {
-            out.append(AcceptedResult(unit: u, payloadSHA256: sha, loss: loss, tokens: tokens))
+        for try await (u, worker, sha, loss, tokens) in rows.decode((Int, UUID, String, Double, Int).self) {
+            out.append(AcceptedResult(unit: u, worker: worker, payloadSHA256: sha, loss: loss, tokens: tokens))
         }
         return out
     }
@@ -73,14 +104,20 @@ public struct StepRepository: Sendable {
                        applied_at = now()
                 WHERE run_id = \(a.run) AND step = \(a.step)
                 """, logger: logger)
+            try await Self.credit(conn, run: a.run, a.contributions, logger: logger)
             let next = a.step + 1
             if next >= totalSteps {
                 try await conn.query("""
                     UPDATE runs SET current_step = \(next), state = 'finished', finished_at = now() WHERE id = \(a.run)
                     """, logger: logger)
+                if a.evaluationUnits > 0 {
+                    try await RunRepository.openStep(conn, run: a.run, step: next, units: 0, unitsPerStep: unitsPerStep,
+                                                     evaluationUnits: a.evaluationUnits, logger: logger)
+                }
             } else {
                 try await conn.query("UPDATE runs SET current_step = \(next) WHERE id = \(a.run)", logger: logger)
-                try await RunRepository.openStep(conn, run: a.run, step: next, units: unitsPerStep, logger: logger)
+                try await RunRepository.openStep(conn, run: a.run, step: next, units: unitsPerStep, unitsPerStep: unitsPerStep,
+                                                 evaluationUnits: a.evaluationUnits, logger: logger)
             }
         }
     }
@@ -97,14 +134,4 @@ public struct StepRepository: Sendable {
         return false
     }
 
-    /// Units by state for a run's current step, for status.
-    public func unitCounts(run: Int) async throws -> [String: Int] {
-        let rows = try await db.query("""
-            SELECT u.state, count(*) FROM units u JOIN runs r ON r.id = u.run_id AND u.step = r.current_step
-            WHERE r.id = \(run) GROUP BY u.state
-            """, logger: logger)
-        var out: [String: Int] = [:]
-        for try await (s, n) in rows.decode((String, Int).self) { out[s] = n }
-        return out
-    }
 }

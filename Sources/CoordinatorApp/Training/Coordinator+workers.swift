@@ -1,3 +1,4 @@
+import Dataset
 import Foundation
 import KoinonCore
 import Logging
@@ -14,6 +15,12 @@ public struct RunInfo: Sendable {
     public var sequencesPerUnit: Int
     public var sequenceLength: Int
     public var parameterCount: Int
+    public var unitsPerStep: Int
+    /// Units of one evaluation (0 when the dataset has no usable validation split).
+    public var evaluationUnits: Int
+    public var evaluationSequences: Int
+    public var trainingFLOPsPerToken: Double
+    public var evaluationFLOPsPerToken: Double
 }
 
 extension Coordinator {
@@ -23,19 +30,26 @@ extension Coordinator {
         guard let record = try await runs.get(run) else { throw EngineError("no run \(run)") }
         let config = try RunConfig(yaml: record.configYAML)
         let modelConfig = try GPTNeoConfig(jsonData: Data(record.modelConfigJSON.utf8))
+        let seqLen = config.batch.sequenceLength
         let info = RunInfo(
             modelConfigSHA256: BlobStore.sha256(Data(record.modelConfigJSON.utf8)), manifestSHA256: record.datasetSHA256,
             datasetName: URL(fileURLWithPath: record.datasetPath).lastPathComponent, seed: config.seed,
-            sequencesPerUnit: config.batch.sequencesPerUnit, sequenceLength: config.batch.sequenceLength,
-            parameterCount: ParameterLayout(config: modelConfig).count)
+            sequencesPerUnit: config.batch.sequencesPerUnit, sequenceLength: seqLen,
+            parameterCount: ParameterLayout(config: modelConfig).count, unitsPerStep: record.unitsPerStep,
+            evaluationUnits: Self.hasValidationSplit(record, sequenceLength: seqLen) ? config.evaluationUnits : 0,
+            evaluationSequences: config.eval.sequences,
+            trainingFLOPsPerToken: modelConfig.trainingFLOPsPerToken(sequenceLength: seqLen),
+            evaluationFLOPsPerToken: modelConfig.evaluationFLOPsPerToken(sequenceLength: seqLen))
         infoCache.withLock { $0[run] = info }
         return info
     }
 
-    /// The run a lease belongs to.
-    nonisolated public func leaseRun(_ lease: UUID) async throws -> Int? {
-        for try await run in try await db.execute(LeaseRunLookup(lease: lease), logger: logger) { return run }
-        return nil
+    /// Whether the run's dataset has a validation split longer than one window (evaluations need one).
+    nonisolated static func hasValidationSplit(_ record: RunRecord, sequenceLength: Int) -> Bool {
+        let dir = URL(fileURLWithPath: record.datasetPath)
+        guard let manifest = try? DatasetManifest.load(fromDatasetDirectory: dir),
+              let reader = try? SplitReader(datasetDirectory: dir, manifest: manifest, split: .validation) else { return false }
+        return reader.totalTokens > sequenceLength
     }
 
     /// Called when a submit completed a step: aggregate now rather than at the next tick.
@@ -68,28 +82,7 @@ extension Coordinator {
                 logger.error("expiring overdue leases failed: \(error)")
             }
             do { try await aggregateCompleteSteps() } catch { logger.error("aggregation failed: \(error)") }
+            do { try await recordCompleteEvaluations() } catch { logger.error("recording evaluations failed: \(error)") }
         } while tickAgain
-    }
-
-    /// The figures of `GET /v1/status`.
-    public func status() async throws -> StatusResponse {
-        var out: [RunStatus] = []
-        let recent = try await workers.recent(seconds: 300)
-        let workerStatus = recent.map {
-            WorkerStatus(workerID: $0.id, name: $0.name, backend: $0.backend, lastSeen: $0.lastSeen,
-                         acceptedUnits: $0.accepted, activeLeases: $0.active)
-        }
-        for r in try await runs.list() {
-            let history = try await runs.history(run: r.id).compactMap { h in
-                h.trainLoss.map { LossPoint(step: h.step + 1, loss: $0, validationLoss: h.validationLoss) }
-            }
-            let counts = try await steps.unitCounts(run: r.id)
-            out.append(RunStatus(
-                runID: r.id, name: r.name, state: RunState(rawValue: r.state) ?? .active, step: r.currentStep,
-                totalSteps: r.totalSteps, lossHistory: history, workers: workerStatus,
-                units: UnitCounts(pending: counts["pending"] ?? 0, leased: counts["leased"] ?? 0,
-                                  submitted: counts["submitted"] ?? 0, accepted: counts["accepted"] ?? 0)))
-        }
-        return StatusResponse(generatedAt: Date(), runs: out)
     }
 }

@@ -39,6 +39,12 @@ public actor Coordinator {
     public let sessions: WorkerSessions
     /// Wakes waiting lease requests when a step opens or a unit is back in the queue.
     public let workSignal = WorkSignal()
+    /// Tokens per worker over the last minutes (for status).
+    public let activity = WorkerActivity()
+    /// The status snapshot that `/v1/status`, the dashboard and `/metrics` serve.
+    public let statusBoard: StatusBoard
+    /// When each run's last step was applied here (for the step-duration metric).
+    var lastApplied: [Int: ContinuousClock.Instant] = [:]
     let logger: Logger
     let backend: CPUBackend
     var engines: [Int: RunEngine] = [:]
@@ -60,6 +66,7 @@ public actor Coordinator {
         workers = WorkerRepository(db: db, logger: logger)
         sessions = WorkerSessions(workers: workers)
         backend = CPUBackend(threads: settings.threads)
+        statusBoard = StatusBoard(repository: StatusRepository(db: db, logger: logger), activity: activity, logger: logger)
     }
 
     /// Creates a run from its YAML (relative paths start at `baseDirectory`):
@@ -194,6 +201,7 @@ public actor Coordinator {
             throw error
         }
         let config = engine.runConfig
+        let info = try await runInfo(record.id)
         let version = step + 1
         let parameters = try blobs.put(engine.parametersPayload())
         let every = config.checkpointInterval > 0 ? config.checkpointInterval : max(1, settings.checkpointEvery)
@@ -201,15 +209,15 @@ public actor Coordinator {
         let optimizer = checkpoint ? try blobs.put(engine.optimizerPayload()) : nil
         let tokens = results.reduce(0) { $0 + $1.tokens }
         let trainLoss = results.reduce(0) { $0 + $1.loss } / Double(results.count)
-        var validation: Double? = nil
-        if config.eval.interval > 0 && (version % config.eval.interval == 0 || version == record.totalSteps) {
-            validation = try validationLoss(engine: engine, record: record)
-        }
+        // The new version's validation loss comes from evaluation units that workers run beside training.
+        let evaluationUnits = config.evaluates(version: version) ? info.evaluationUnits : 0
         do {
             try await steps.apply(AppliedStep(run: record.id, step: step, parametersSHA256: parameters,
-                                              optimizerSHA256: optimizer, trainLoss: trainLoss, validationLoss: validation,
+                                              optimizerSHA256: optimizer, trainLoss: trainLoss, validationLoss: nil,
                                               learningRate: outcome.learningRate, gradientNorm: outcome.gradientNorm,
-                                              tokens: tokens),
+                                              tokens: tokens,
+                                              contributions: Contribution.of(results, flopsPerToken: info.trainingFLOPsPerToken),
+                                              evaluationUnits: evaluationUnits),
                                   unitsPerStep: record.unitsPerStep, totalSteps: record.totalSteps)
         } catch {
             engines[record.id] = nil  // another process applied it first, or the database failed: rebuild next time
@@ -217,15 +225,25 @@ public actor Coordinator {
         }
         workSignal.signal()  // the next step's units are pending
         if checkpoint { try await prune(run: record.id, checkpoint: version) }
-        var line = String(format: "run %d step %d: loss %.4f", record.id, version, trainLoss)
-        if let validation { line += String(format: ", validation %.4f", validation) }
-        logger.info("\(line)")
+        logger.info("\(String(format: "run %d step %d: loss %.4f", record.id, version, trainLoss))")
+        stepObserved(run: record.id, tokens: tokens)
     }
 
-    func validationLoss(engine: RunEngine, record: RunRecord) throws -> Double? {
-        let dir = URL(fileURLWithPath: record.datasetPath)
-        let manifest = try DatasetManifest.load(fromDatasetDirectory: dir)
-        guard let reader = try? SplitReader(datasetDirectory: dir, manifest: manifest, split: .validation) else { return nil }
-        return try engine.validationLoss(reader: reader)
+    /// Step-duration and token metrics for a step this process applied.
+    func stepObserved(run: Int, tokens: Int) {
+        let now = ContinuousClock.now
+        CoordinatorMetrics.stepApplied(run: run, tokens: tokens, sincePrevious: lastApplied[run].map { now - $0 })
+        lastApplied[run] = now
+    }
+
+    /// Records the validation loss of every evaluation whose units are all in.
+    func recordCompleteEvaluations() async throws {
+        for (run, version) in try await steps.completeEvaluations() {
+            let info = try await runInfo(run)
+            if let loss = try await steps.recordEvaluation(run: run, version: version,
+                                                           flopsPerToken: info.evaluationFLOPsPerToken) {
+                logger.info("\(String(format: "run %d version %d: validation %.4f", run, version, loss))")
+            }
+        }
     }
 }

@@ -84,17 +84,3 @@ public struct EngineError: Error, CustomStringConvertible {
     public init(_ message: String) { self.message = message }
     public var description: String { message }
 }
-
-extension RunEngine {
-    /// Mean loss on the run's fixed validation windows (same windows as `train --local`).
-    public func validationLoss(reader: SplitReader) throws -> Double? {
-        let seqLen = runConfig.batch.sequenceLength
-        guard reader.totalTokens > seqLen else { return nil }
-        let windows = TrainingWindows(seed: runConfig.seed, sequenceLength: seqLen, sequencesPerUnit: 1,
-                                      totalTokens: reader.totalTokens)
-        let per = runConfig.batch.sequencesPerUnit
-        return try model.meanLoss(batches: reader.batches(offsets: windows.evaluationOffsets(count: runConfig.eval.sequences),
-                                                          sequenceLength: seqLen, batchSize: per),
-                                  batch: per, seqLen: seqLen)
-    }
-}

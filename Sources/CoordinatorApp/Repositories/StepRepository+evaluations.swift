@@ -1,0 +1,63 @@
+import Foundation
+import Logging
+import PostgresNIO
+
+extension StepRepository {
+    /// Adds accepted work to the workers' credit in this run and to their
+    /// record (accepted units, accepted in a row, credit), in the caller's
+    /// transaction: credit is given exactly when the work is applied.
+    static func credit(_ conn: PostgresConnection, run: Int, _ contributions: [Contribution], logger: Logger) async throws {
+        guard !contributions.isEmpty else { return }
+        let workers = contributions.map(\.worker), units = contributions.map(\.units)
+        let tokens = contributions.map(\.tokens), flops = contributions.map(\.flops)
+        try await conn.query("""
+            INSERT INTO contributions AS c (run_id, worker_id, units, tokens, credit_flops)
+            SELECT \(run), w, u, t, f FROM unnest(\(workers)::uuid[], \(units)::int[], \(tokens)::bigint[], \(flops)::float8[]) AS x(w, u, t, f)
+            ON CONFLICT (run_id, worker_id) DO UPDATE
+            SET units = c.units + EXCLUDED.units, tokens = c.tokens + EXCLUDED.tokens,
+                credit_flops = c.credit_flops + EXCLUDED.credit_flops
+            """, logger: logger)
+        try await conn.query("""
+            UPDATE workers w SET accepted_units = w.accepted_units + x.u, consecutive_valid = w.consecutive_valid + x.u,
+                                 credit_flops = w.credit_flops + x.f
+            FROM unnest(\(workers)::uuid[], \(units)::int[], \(flops)::float8[]) AS x(id, u, f) WHERE w.id = x.id
+            """, logger: logger)
+    }
+
+    /// Evaluations whose units are all accepted and whose loss is not yet
+    /// recorded: (run, parameter version).
+    public func completeEvaluations() async throws -> [(run: Int, version: Int)] {
+        let rows = try await db.query("""
+            SELECT u.run_id, u.step FROM units u
+            JOIN steps s ON s.run_id = u.run_id AND s.step = u.step - 1
+            WHERE u.kind = 'eval' AND s.validation_loss IS NULL
+            GROUP BY u.run_id, u.step HAVING bool_and(u.state = 'accepted')
+            ORDER BY u.run_id, u.step
+            """, logger: logger)
+        var out: [(Int, Int)] = []
+        for try await row in rows.decode((Int, Int).self) { out.append(row) }
+        return out
+    }
+
+    /// Records version `version`'s validation loss (the token-weighted mean
+    /// of its evaluation units, which is the mean over all evaluation
+    /// windows) on the step that produced it, and credits the evaluators.
+    /// Returns the loss, or nil when another process recorded it first.
+    public func recordEvaluation(run: Int, version: Int, flopsPerToken: Double) async throws -> Double? {
+        let results = try await acceptedResults(run: run, step: version, kind: "eval")
+        let tokens = results.reduce(0) { $0 + $1.tokens }
+        guard tokens > 0 else { return nil }
+        let loss = results.reduce(0.0) { $0 + $1.loss * Double($1.tokens) } / Double(tokens)
+        return try await db.withTransaction(logger: logger) { conn in
+            let rows = try await conn.query("""
+                UPDATE steps SET validation_loss = \(loss)
+                WHERE run_id = \(run) AND step = \(version - 1) AND validation_loss IS NULL RETURNING step
+                """, logger: logger)
+            var updated = false
+            for try await _ in rows { updated = true }
+            guard updated else { return nil }
+            try await Self.credit(conn, run: run, Contribution.of(results, flopsPerToken: flopsPerToken), logger: logger)
+            return loss
+        }
+    }
+}

@@ -1,0 +1,80 @@
+import Foundation
+import Logging
+import NIOCore
+import Synchronization
+import Wire
+
+/// The status snapshot: `GET /v1/status`, the dashboard and the metrics'
+/// gauges are served from it, and it is rebuilt about once a second
+/// (`refresh`), so a crowd of watchers costs the database nothing.
+public final class StatusBoard: Sendable {
+    public struct Snapshot: Sendable {
+        public var status: StatusResponse
+        /// `status` as the protocol's JSON, encoded once.
+        public var json: ByteBuffer
+        /// The dashboard's home page, rendered once.
+        public var home: ByteBuffer
+    }
+
+    let repository: StatusRepository
+    let activity: WorkerActivity
+    let logger: Logger
+    private let current = Mutex<Snapshot?>(nil)
+
+    public init(repository: StatusRepository, activity: WorkerActivity, logger: Logger) {
+        self.repository = repository
+        self.activity = activity
+        self.logger = logger
+    }
+
+    /// The latest snapshot; the first request before any refresh builds one.
+    public func snapshot() async throws -> Snapshot {
+        if let s = current.withLock({ $0 }) { return s }
+        return try await refresh()
+    }
+
+    /// Reads the figures, builds the response, encodes and renders it once.
+    @discardableResult
+    public func refresh(now: Date = Date()) async throws -> Snapshot {
+        let started = ContinuousClock.now
+        let status = try await build(now: now)
+        let json = try WireProtocol.makeEncoder().encode(status)
+        let snapshot = Snapshot(status: status, json: ByteBuffer(bytes: json),
+                                home: ByteBuffer(string: DashboardPage.home(status)))
+        current.withLock { $0 = snapshot }
+        let connections = (try? await repository.connectionsByState()) ?? [:]
+        CoordinatorMetrics.record(status, connections: connections, refresh: ContinuousClock.now - started)
+        return snapshot
+    }
+
+    func build(now: Date) async throws -> StatusResponse {
+        let r = repository
+        let units = try await r.unitCounts()
+        let evaluations = try await r.evaluationUnitsOutstanding()
+        let verification = try await r.verification()
+        let contributors = try await r.topContributors()
+        var runs: [RunStatus] = []
+        for run in try await r.runs() {
+            let steps = try await r.appliedSteps(run: run.id)
+            let (train, validation) = RunProgress.curves(steps)
+            runs.append(RunStatus(
+                runID: run.id, name: run.name, state: RunState(rawValue: run.state) ?? .active, step: run.currentStep,
+                parameterVersion: run.currentStep, totalSteps: run.totalSteps, createdAt: run.createdAt,
+                tokensTrained: steps.reduce(0) { $0 + $1.tokens },
+                tokensPerSecond: RunProgress.throughput(steps, createdAt: run.createdAt, now: now),
+                etaSeconds: RunProgress.eta(steps, state: run.state, currentStep: run.currentStep, totalSteps: run.totalSteps,
+                                            now: now),
+                lossHistory: train, validationHistory: validation, units: units[run.id] ?? UnitCounts(),
+                evaluationUnitsOutstanding: evaluations[run.id] ?? 0,
+                verification: verification[run.id] ?? VerificationStatus(), topContributors: contributors[run.id] ?? []))
+        }
+        let rates = activity.tokensPerSecond(now: now)
+        let workers = try await r.workers().map { w in
+            var w = w
+            w.tokensPerSecond = rates[w.workerID] ?? 0
+            return w
+        }
+        return StatusResponse(generatedAt: now, runs: runs, workers: workers, workersOnline: try await r.workersOnline(),
+                              recentRejections: try await r.recentRejections())
+    }
+}

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Status benchmark (issue 6): `/v1/status` and `/` under wrk on loopback
+# during a live training run (coordinator + embedded PostgreSQL + 2 workers,
+# the char-small run of `make demo`), and what the load does to training.
+#
+# Phases of $KOINON_STATUS_SECONDS (default 30) each; training steps/s are
+# read from /v1/status before and after every phase:
+#   quiet            no HTTP load (the reference for training speed)
+#   status-max       wrk -t1 -c16 on /v1/status, as fast as it goes
+#   dashboard-max    wrk -t1 -c16 on /, as fast as it goes
+#   status-5000      wrk -t1 -c50 on /v1/status, each connection pausing 10 ms
+#                    between requests: at most 5,000 requests/s
+#   quiet            again, to see the drift of training speed itself
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+source scripts/lib.sh
+bin=$root/.build/release
+seconds=${KOINON_STATUS_SECONDS:-30}
+
+scripts/install-deps.sh
+swift build -c release --product koinon-coordinator
+swift build -c release --product koinon-worker
+
+dir=$(mktemp -d /tmp/koinon-status.XXXXXX)
+chmod 755 "$dir"
+pids=()
+cleanup() {
+    for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+    for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+    rm -rf "$dir"
+}
+trap cleanup EXIT
+corpus=$(koinon_corpus "$dir")
+koinon_char_dataset "$bin" "$corpus" "$dir/data" >/dev/null
+koinon_char_run_yaml 100000 500 >"$dir/run.yaml"
+port=$(koinon_free_port 8080)
+url=http://127.0.0.1:$port
+koinon_start_coordinator "$bin" "$port" "$dir/coordinator" "$dir/coordinator.log"
+pids+=("$KOINON_COORDINATOR_PID")
+"$bin/koinon-coordinator" run create --config "$dir/run.yaml" --coordinator "$url" >/dev/null
+for i in 1 2; do
+    "$bin/koinon-worker" --coordinator "$url" --name "bench-$i" --threads 1 --cache-dir "$dir/worker-$i" \
+        >"$dir/worker-$i.log" 2>&1 &
+    pids+=($!)
+done
+cat >"$dir/paced.lua" <<'LUA'
+-- Each connection waits 10 ms between requests (50 connections: at most 5,000/s).
+function delay() return 10 end
+LUA
+
+step() { curl -fs "$url/v1/status" | grep -o '"step":[0-9]*' | head -1 | cut -d: -f2; }
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+echo "warming up (20 s)"
+sleep 20
+
+# phase NAME [wrk arguments...]: runs wrk (or sleeps) for $seconds, prints requests/s, latency and training steps/s.
+phase() {
+    local name=$1
+    shift
+    local s0 s1 t0 t1 out=""
+    s0=$(step)
+    t0=$(date +%s%N)
+    if [ $# -gt 0 ]; then out=$(wrk -d "${seconds}s" --latency "$@"); else sleep "$seconds"; fi
+    t1=$(date +%s%N)
+    s1=$(step)
+    local rate
+    rate=$(awk -v a="$s0" -v b="$s1" -v t="$(((t1 - t0) / 1000000))" 'BEGIN { printf "%.2f", (b - a) * 1000 / t }')
+    if [ -n "$out" ]; then
+        local rps p50 p99
+        rps=$(echo "$out" | awk '/Requests\/sec/ { print $2 }')
+        p50=$(echo "$out" | awk '$1 == "50%" { print $2 }')
+        p99=$(echo "$out" | awk '$1 == "99%" { print $2 }')
+        printf '%-14s %10s req/s   p50 %-8s p99 %-8s training %s steps/s\n' "$name" "$rps" "$p50" "$p99" "$rate"
+    else
+        printf '%-14s %10s        %-12s %-12s training %s steps/s\n' "$name" "-" "" "" "$rate"
+    fi
+}
+
+phase quiet
+phase status-max -t1 -c16 "$url/v1/status"
+phase dashboard-max -t1 -c16 "$url/"
+phase status-5000 -t1 -c50 -s "$dir/paced.lua" "$url/v1/status"
+phase quiet
+echo "status JSON: $(curl -fs "$url/v1/status" | wc -c) bytes; dashboard: $(curl -fs "$url/" | wc -c) bytes"
