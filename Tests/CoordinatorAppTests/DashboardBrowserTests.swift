@@ -5,6 +5,7 @@ import HummingbirdTesting
 import KoinonCore
 import Logging
 import NIOCore
+import PostgresNIO
 import Testing
 import Wire
 import WorkerKit
@@ -39,7 +40,7 @@ import WorkerKit
             let app = CoordinatorServer.application(coordinator: coordinator, host: "127.0.0.1", port: 0, services: [], logger: Self.logger)
             try await app.test(.live) { client in
                 let base = "http://127.0.0.1:\(client.port!)"
-                try await Self.train(run: run, coordinator: coordinator, url: base)
+                try await Self.train(run: run, db: db.client, url: base)
                 let snapshots = Snapshots(client: client)
                 let status = try await snapshots.waitFor("the finished run") {
                     $0.runs.first?.state == .finished && $0.runs.first?.lossHistory.count == Self.steps
@@ -53,8 +54,8 @@ import WorkerKit
         }
     }
 
-    /// Trains the tiny run to its last step with two workers, then stops them.
-    static func train(run: Int, coordinator: Coordinator, url: String) async throws {
+    /// Trains the tiny run to its last step and evaluation with two workers, then stops them.
+    static func train(run: Int, db: PostgresClient, url: String) async throws {
         let pool = (0..<2).map { i in
             var options = VolunteerWorker.Options(
                 name: "dash-w\(i)", threads: 1,
@@ -62,18 +63,7 @@ import WorkerKit
             options.leaseWait = 0.5
             return VolunteerWorker(coordinatorURL: url, options: options, logger: logger)
         }
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for w in pool { group.addTask { try await w.run() } }
-            group.addTask {
-                let deadline = ContinuousClock.now + .seconds(120)
-                while try await coordinator.runs.get(run)?.state != "finished" {
-                    guard ContinuousClock.now < deadline else { throw EngineError("the run did not finish in 120 s") }
-                    try await Task.sleep(for: .milliseconds(100))
-                }
-                pool.forEach { $0.stopRequested.set() }
-            }
-            try await group.waitForAll()
-        }
+        try await TinyRun.train(pool, until: run, on: db, timeout: .seconds(120))
     }
 
     // MARK: The pages
@@ -233,8 +223,8 @@ struct Chromium: Sendable {
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: scratch) }
         let stdout = scratch.appendingPathComponent("stdout"), stderr = scratch.appendingPathComponent("stderr")
-        FileManager.default.createFile(atPath: stdout.path, contents: nil)
-        FileManager.default.createFile(atPath: stderr.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: stdout.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: stderr.path, contents: nil)
         let process = Process()
         process.executableURL = executable
         process.arguments = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",

@@ -164,7 +164,7 @@ import Wire
         #expect(row.count == 1)
         let alice = String(html[row[0].startIndex...]).components(separatedBy: "</tr>")[0]
         #expect(alice.contains("<a href=\"/workers/alice\">alice</a>"))
-        #expect(alice.contains("<span data-field=\"backend\">cpu &lt;avx2&gt;</span> · 4 threads"))
+        #expect(alice.contains("<td class=\"backend\"><span data-field=\"backend\">cpu &lt;avx2&gt;</span></td>"))
         #expect(alice.contains("● online"))
         #expect(alice.contains("data-field=\"accepted-units\" data-value=\"42\">42<"))
         #expect(alice.contains("data-field=\"tokens-per-second\" data-value=\"88.5\">88.5<"))
@@ -318,6 +318,7 @@ import Wire
         #expect(DashboardFormat.duration(86_399) == "1 d")
         #expect(DashboardFormat.ago(Self.now.addingTimeInterval(-12), now: Self.now) == "12 s ago")
         #expect(DashboardFormat.ago(Self.now.addingTimeInterval(0.3), now: Self.now) == "just now")
+        #expect(DashboardFormat.minute(Self.now) == "2025-06-15 15:06 UTC")
     }
 
     @Test func numbersAndCredit() {
@@ -357,6 +358,7 @@ import Wire
         #expect(Self.value("rejected-results", in: html) == "1")
         #expect(Self.value("tokens-per-second", in: html) == "88.5")
         #expect(html.contains("<span data-field=\"version\">0.1 &quot;beta&quot;</span>"))
+        #expect(html.contains("<span data-field=\"backend\">cpu &lt;avx2&gt;</span> · 4 threads"))
         #expect(html.contains("<tr data-entry=\"1-5-2\" data-outcome=\"accepted\">"))
         #expect(html.contains("<tr data-entry=\"1-4-1\" data-outcome=\"rejected\">"))
         #expect(html.contains("data-field=\"loss\" data-value=\"4.56789\">4.5679<"))

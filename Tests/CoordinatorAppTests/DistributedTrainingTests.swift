@@ -41,18 +41,7 @@ import WorkerKit
                     options.leaseWait = 0.5
                     return VolunteerWorker(coordinatorURL: url, options: options, logger: Self.logger)
                 }
-                try await withThrowingTaskGroup(of: Void.self) { group in
-                    for w in pool { group.addTask { try await w.run() } }
-                    group.addTask {
-                        let deadline = ContinuousClock.now + .seconds(120)
-                        while try await coordinator.runs.get(run)?.state != "finished" {
-                            guard ContinuousClock.now < deadline else { throw EngineError("the run did not finish in 120 s") }
-                            try await Task.sleep(for: .milliseconds(100))
-                        }
-                        pool.forEach { $0.stopRequested.set() }
-                    }
-                    try await group.waitForAll()
-                }
+                try await TinyRun.train(pool, until: run, on: db.client, timeout: .seconds(120))
                 #expect(pool.reduce(0) { $0 + $1.unitsDone } >= 4 * 3)
             }
             return try await coordinator.runs.history(run: run).map { ($0.trainLoss ?? .nan, $0.validationLoss) }

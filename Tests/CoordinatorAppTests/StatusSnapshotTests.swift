@@ -6,6 +6,7 @@ import HTTPTypes
 import Logging
 import NeoModel
 import NIOCore
+import PostgresNIO
 import Testing
 import Wire
 import WorkerKit
@@ -34,7 +35,7 @@ import WorkerKit
                                                     logger: Self.logger)
             try await app.test(.live) { client in
                 try await submitGarbage(client)
-                try await train(url: "http://127.0.0.1:\(client.port!)", coordinator: coordinator, run: run)
+                try await train(url: "http://127.0.0.1:\(client.port!)", db: db.client, run: run)
                 try await coordinator.statusBoard.refresh()
                 let status = try await client.execute(uri: "/v1/status", method: .get) { try decode(StatusResponse.self, $0.body) }
                 try checkRun(status, local: local, info: info)
@@ -74,7 +75,7 @@ import WorkerKit
     }
 
     /// Two workers until the run has finished and its last evaluation is recorded.
-    func train(url: String, coordinator: Coordinator, run: Int) async throws {
+    func train(url: String, db: PostgresClient, run: Int) async throws {
         let pool = (0..<2).map { i in
             var options = VolunteerWorker.Options(name: "w\(i)", threads: 1,
                                                   cacheDirectory: TinyRun.directory.appendingPathComponent("cache-status-\(i)-\(UUID())"),
@@ -82,21 +83,7 @@ import WorkerKit
             options.leaseWait = 0.5
             return VolunteerWorker(coordinatorURL: url, options: options, logger: Self.logger)
         }
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for w in pool { group.addTask { try await w.run() } }
-            group.addTask {
-                let deadline = ContinuousClock.now + .seconds(120)
-                while true {
-                    let finished = try await coordinator.runs.get(run)?.state == "finished"
-                    if finished, try await coordinator.runs.history(run: run).last?.validationLoss != nil { break }
-                    guard ContinuousClock.now < deadline else { throw EngineError("the run did not finish in 120 s") }
-                    await coordinator.tick()
-                    try await Task.sleep(for: .milliseconds(100))
-                }
-                pool.forEach { $0.stopRequested.set() }
-            }
-            try await group.waitForAll()
-        }
+        try await TinyRun.train(pool, until: run, on: db, timeout: .seconds(120))
     }
 
     func checkRun(_ status: StatusResponse, local: LocalRun, info: RunInfo) throws {

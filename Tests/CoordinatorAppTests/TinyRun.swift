@@ -2,6 +2,8 @@ import Dataset
 import Foundation
 import Kernels
 import KoinonCore
+import Logging
+import PostgresNIO
 import WorkerKit
 
 /// A tiny dataset and GPT-Neo run the coordinator tests share (the dataset is
@@ -66,5 +68,44 @@ enum TinyRun {
                                backend: CPUBackend(threads: 1))
         for step in 0..<steps { try run.runStep(step) }
         return run
+    }
+
+    /// Runs `workers` until run `run` is settled (as `client` sees it), then
+    /// stops them. `meanwhile` gets the current step about every 20 ms. The
+    /// database may be restarting meanwhile: a failed look is not a failure.
+    static func train(_ workers: [VolunteerWorker], until run: Int, on client: PostgresClient,
+                      timeout: Duration = .seconds(180), meanwhile: @escaping @Sendable (Int) async throws -> Void = { _ in }) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for w in workers { group.addTask { try await w.run() } }
+            group.addTask {
+                let deadline = ContinuousClock.now + timeout
+                while true {
+                    let state = try? await progress(run, client)
+                    if state?.settled == true { break }
+                    guard ContinuousClock.now < deadline else {
+                        throw ChaosError("run \(run) did not finish in time (\(String(describing: state)))")
+                    }
+                    if let step = state?.step { try await meanwhile(step) }
+                    try await Task.sleep(for: .milliseconds(20))
+                }
+                workers.forEach { $0.stopRequested.set() }
+            }
+            try await group.waitForAll()
+        }
+    }
+
+    /// A run's state and step, and whether it is settled: finished, every
+    /// unit (evaluation units too) accepted and every evaluation recorded.
+    static func progress(_ run: Int, _ client: PostgresClient) async throws -> (state: String, step: Int, settled: Bool)? {
+        let rows = try await client.query("""
+            SELECT r.state, r.current_step,
+                   r.state = 'finished'
+                   AND NOT EXISTS (SELECT 1 FROM units u WHERE u.run_id = r.id AND u.state <> 'accepted')
+                   AND NOT EXISTS (SELECT 1 FROM units u JOIN steps s ON s.run_id = u.run_id AND s.step = u.step - 1
+                                   WHERE u.run_id = r.id AND u.kind = 'eval' AND s.validation_loss IS NULL)
+            FROM runs r WHERE r.id = \(run)
+            """, logger: Logger(label: "test"))
+        for try await row in rows.decode((String, Int, Bool).self) { return row }
+        return nil
     }
 }

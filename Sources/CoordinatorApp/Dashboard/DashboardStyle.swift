@@ -35,6 +35,8 @@ enum DashboardStyle {
         .stat .label{display:block;color:var(--muted);font-size:.78rem}
         .stat .value{display:block;font-size:1.05rem;font-weight:600;font-variant-numeric:tabular-nums;overflow-wrap:anywhere}
         .stat .note{display:block;color:var(--muted);font-size:.75rem}
+        .stat.wide{grid-column:1/-1}
+        .stat.wide .value{font-size:.9rem;font-weight:400}
         .columns{display:grid;grid-template-columns:minmax(0,1fr);gap:0 24px}
         @media (min-width:900px){.columns{grid-template-columns:minmax(0,5fr) minmax(0,4fr)}}
         figure.chart{margin:0}
@@ -60,6 +62,7 @@ enum DashboardStyle {
         th{color:var(--muted);font-weight:600;font-size:.8rem}
         td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
         td.name{white-space:normal;overflow-wrap:anywhere;min-width:7rem}
+        td.backend{white-space:normal;min-width:9rem;max-width:22rem;font-size:.8rem}
         td.message{white-space:normal;min-width:14rem;overflow-wrap:anywhere}
         ul.inline{list-style:none;padding:0;margin:4px 0;display:flex;flex-wrap:wrap;gap:4px 16px}
         .empty{color:var(--muted);font-style:italic}

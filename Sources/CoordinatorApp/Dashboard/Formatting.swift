@@ -87,6 +87,11 @@ enum DashboardFormat {
     /// The wire's ISO 8601 form (UTC, milliseconds).
     static func timestamp(_ date: Date) -> String { WireTimestamp.string(from: date) }
 
+    /// A time to the minute for people: `"2025-06-15 15:06 UTC"`.
+    static func minute(_ date: Date) -> String {
+        timestamp(date).prefix(16).replacingOccurrences(of: "T", with: " ") + " UTC"
+    }
+
     /// The exact number for a `data-value` attribute (Swift's shortest
     /// round-tripping form, as JSON has it).
     static func raw(_ value: Double) -> String { "\(value)" }

@@ -54,10 +54,12 @@ enum HTML {
         figure(field, value: String(value), text: DashboardFormat.integer(value), tag: tag)
     }
 
-    /// A labelled figure tile of a `.stats` grid.
-    static func stat(_ label: String, _ figure: String, note: String = "") -> String {
+    /// A labelled figure tile of a `.stats` grid; a `wide` one (long text)
+    /// spans the grid's width in smaller type.
+    static func stat(_ label: String, _ figure: String, note: String = "", wide: Bool = false) -> String {
         let note = note.isEmpty ? "" : "<span class=\"note\">\(note)</span>"
-        return "<div class=\"stat\"><span class=\"label\">\(escape(label))</span><span class=\"value\">\(figure)</span>\(note)</div>"
+        return "<div class=\"stat\(wide ? " wide" : "")\"><span class=\"label\">\(escape(label))</span>"
+            + "<span class=\"value\">\(figure)</span>\(note)</div>"
     }
 
     /// A column heading; numeric columns are right-aligned.

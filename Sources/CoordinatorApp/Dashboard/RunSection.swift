@@ -59,8 +59,7 @@ struct RunSection {
                                                            text: DashboardFormat.tokensPerSecond(rate.last10Minutes))),
             HTML.stat("Parameter version", HTML.figure("parameter-version", run.parameterVersion)),
             HTML.stat("Evaluation units outstanding", HTML.figure("evaluation-units-outstanding", run.evaluationUnitsOutstanding)),
-            HTML.stat("Created", HTML.time(run.createdAt, text: DashboardFormat.timestamp(run.createdAt).prefix(16)
-                    .replacingOccurrences(of: "T", with: " ") + " UTC")),
+            HTML.stat("Created", HTML.time(run.createdAt, text: DashboardFormat.minute(run.createdAt))),
         ]
         return "<div class=\"stats\">\(tiles.joined())</div>"
     }

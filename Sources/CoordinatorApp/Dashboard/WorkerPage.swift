@@ -17,7 +17,7 @@ struct WorkerPage {
 
     private func figures(_ w: WorkerStatus) -> String {
         let tiles = [
-            HTML.stat("Backend", WorkerSections.backend(w)),
+            HTML.stat("Backend", WorkerSections.backend(w), wide: true),
             HTML.stat("Version", "<span data-field=\"version\">\(HTML.escape(w.version.isEmpty ? "–" : w.version))</span>"),
             HTML.stat("Last seen", HTML.time(w.lastSeen, text: DashboardFormat.ago(w.lastSeen, now: status.generatedAt))),
             HTML.stat("Accepted units", HTML.figure("accepted-units", w.acceptedUnits)),
@@ -68,7 +68,7 @@ struct WorkerPage {
         let outcome = HTML.escape(e.outcome)
         return "<tr data-entry=\"\(e.runID)-\(e.step)-\(e.unit)\" data-outcome=\"\(outcome)\">"
             + HTML.cell(HTML.time(e.at, text: DashboardFormat.ago(e.at, now: status.generatedAt)))
-            + HTML.cell(HTML.runLink(e.runID, runName(e.runID)))
+            + HTML.nameCell(HTML.runLink(e.runID, runName(e.runID)))
             + HTML.cell(HTML.figure("step", e.step), numeric: true)
             + HTML.cell(HTML.figure("unit", e.unit), numeric: true)
             + HTML.cell("<span class=\"\(outcome)\" data-field=\"outcome\">\(outcome)</span>")

@@ -27,7 +27,7 @@ enum WorkerSections {
     static func workerRow(_ w: WorkerStatus, now: Date) -> String {
         "<tr data-worker=\"\(HTML.escape(w.name))\">"
             + HTML.nameCell(HTML.workerLink(w.name))
-            + HTML.cell(backend(w))
+            + "<td class=\"backend\"><span data-field=\"backend\">\(HTML.escape(w.backend))</span></td>"
             + HTML.cell(onlineBadge(w.online))
             + HTML.cell(HTML.figure("accepted-units", w.acceptedUnits), numeric: true)
             + HTML.cell(HTML.figure("active-leases", w.activeLeases), numeric: true)

@@ -151,10 +151,12 @@ public struct StatusRepository: Sendable {
         return out
     }
 
-    /// Workers seen in the last minute, by backend.
+    /// Workers seen in the last minute, by backend kind (what a worker's
+    /// backend description says before its first ':', e.g. "cpu").
     public func workersOnline() async throws -> [String: Int] {
         let rows = try await db.query("""
-            SELECT backend, count(*) FROM workers WHERE last_seen_at > now() - interval '1 minute' GROUP BY backend
+            SELECT trim(split_part(backend, ':', 1)), count(*) FROM workers
+            WHERE last_seen_at > now() - interval '1 minute' GROUP BY 1
             """, logger: logger)
         var out: [String: Int] = [:]
         for try await (backend, n) in rows.decode((String, Int).self) { out[backend.isEmpty ? "unknown" : backend] = n }
