@@ -49,7 +49,7 @@ cat >"$dir/paced.lua" <<'LUA'
 function delay() return 10 end
 LUA
 
-step() { curl -fs "$url/v1/status" | grep -o '"step":[0-9]*' | head -1 | cut -d: -f2; }
+step() { curl -fs "$url/v1/status" | grep -o '"parameter_version":[0-9]*' | head -1 | cut -d: -f2; }
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 echo "warming up (20 s)"
 sleep 20

@@ -11,8 +11,14 @@ DROP INDEX units_open;
 CREATE INDEX units_open ON units (run_id, step) WHERE state <> 'accepted' AND kind = 'train';
 -- Claiming an evaluation unit: the oldest pending one of a run, whatever its step.
 CREATE INDEX units_eval_pending ON units (run_id, step, unit) WHERE state = 'pending' AND kind = 'eval';
--- Recording finished evaluations looks at evaluation units only.
-CREATE INDEX units_eval ON units (run_id, step) WHERE kind = 'eval';
+-- Evaluation units not yet accepted (is an evaluation complete? how many are out?).
+CREATE INDEX units_eval_open ON units (run_id, step) WHERE kind = 'eval' AND state <> 'accepted';
+
+-- Set on the step whose input version is being evaluated until its validation
+-- loss is recorded: pruning keeps that version's parameters, and finding
+-- complete evaluations reads only these rows.
+ALTER TABLE steps ADD COLUMN evaluation_pending boolean NOT NULL DEFAULT false;
+CREATE INDEX steps_evaluation_pending ON steps (run_id, step) WHERE evaluation_pending;
 
 -- The status page counts backup copies per run without reading every result,
 -- and a worker's page lists its latest results.
@@ -54,10 +60,13 @@ ALTER TABLE workers
     ADD COLUMN consecutive_valid integer          NOT NULL DEFAULT 0,
     ADD COLUMN credit_flops      double precision NOT NULL DEFAULT 0;
 CREATE INDEX workers_last_seen ON workers (last_seen_at DESC);
+-- A worker's page is found by name.
+CREATE INDEX workers_name ON workers (name, last_seen_at DESC);
 
 -- As in 0002, with `step_complete` asking about the submitted unit's own
 -- kind: a training result completes the step, an evaluation result the
--- version's evaluation.
+-- version's evaluation. (The kind is spelled out in each query, so the
+-- cached generic plan can use the partial indexes.)
 CREATE OR REPLACE FUNCTION koinon_submit(p_lease uuid, p_worker uuid, p_payload text, p_loss double precision, p_tokens bigint)
 RETURNS TABLE (outcome text, detail text, step_complete boolean)
 LANGUAGE plpgsql AS $$
@@ -108,8 +117,14 @@ BEGIN
     UPDATE units SET state = 'accepted' WHERE run_id = l.run_id AND step = l.step AND unit = l.unit;
     UPDATE leases SET state = CASE WHEN id = p_lease THEN 'submitted' ELSE 'superseded' END
     WHERE run_id = l.run_id AND step = l.step AND unit = l.unit AND (id = p_lease OR state = 'active');
-    RETURN QUERY SELECT 'accepted'::text, NULL::text,
-        NOT EXISTS (SELECT 1 FROM units u WHERE u.run_id = l.run_id AND u.step = l.step AND u.kind = unit_kind
-                    AND u.state <> 'accepted');
+    IF unit_kind = 'train' THEN
+        RETURN QUERY SELECT 'accepted'::text, NULL::text,
+            NOT EXISTS (SELECT 1 FROM units u WHERE u.run_id = l.run_id AND u.step = l.step AND u.kind = 'train'
+                        AND u.state <> 'accepted');
+    ELSE
+        RETURN QUERY SELECT 'accepted'::text, NULL::text,
+            NOT EXISTS (SELECT 1 FROM units u WHERE u.run_id = l.run_id AND u.step = l.step AND u.kind = 'eval'
+                        AND u.state <> 'accepted');
+    END IF;
 END
 $$;

@@ -212,9 +212,10 @@ extension RunConfig {
         return version == steps || (eval.interval > 0 && version % eval.interval == 0)
     }
 
-    /// Units one evaluation is split into: `eval.sequences` windows,
-    /// `batch.sequencesPerUnit` per unit.
+    /// Units one evaluation is split into: `batch.sequencesPerUnit` windows
+    /// each, whole units only. `train --local` evaluates in batches of that
+    /// size and drops a partial last batch, so both measure the same windows.
     public var evaluationUnits: Int {
-        eval.sequences <= 0 ? 0 : (eval.sequences + batch.sequencesPerUnit - 1) / batch.sequencesPerUnit
+        eval.sequences <= 0 ? 0 : eval.sequences / batch.sequencesPerUnit
     }
 }

@@ -5,11 +5,18 @@ public struct LeaseRequest: Codable, Hashable, Sendable {
     /// How long the coordinator may hold the request open waiting for work
     /// (long poll); nil: its own default, 0: answer at once.
     public var maxWaitSeconds: Double?
+    /// This worker computes evaluation units; a worker that does not say so
+    /// (an older one) never gets them.
+    public var acceptsEvaluation: Bool?
 
-    public init(maxWaitSeconds: Double? = nil) { self.maxWaitSeconds = maxWaitSeconds }
+    public init(maxWaitSeconds: Double? = nil, acceptsEvaluation: Bool? = nil) {
+        self.maxWaitSeconds = maxWaitSeconds
+        self.acceptsEvaluation = acceptsEvaluation
+    }
 
     enum CodingKeys: String, CodingKey {
         case maxWaitSeconds = "max_wait_seconds"
+        case acceptsEvaluation = "accepts_evaluation"
     }
 }
 
@@ -137,8 +144,9 @@ public struct Assignment: Codable, Hashable, Sendable {
 }
 
 /// An evaluation unit: sequences `[index × data.sequences, (index + 1) ×
-/// data.sequences)` (the last unit may have fewer) of the run's `sequences`
-/// fixed evaluation windows on the dataset's validation split.
+/// data.sequences)` of the run's `sequences` fixed evaluation windows on the
+/// dataset's validation split (whole units only: windows past the last whole
+/// unit are not evaluated, as in `train --local`).
 public struct EvaluationSpec: Codable, Hashable, Sendable {
     /// Evaluation windows in the whole evaluation (all its units).
     public var sequences: Int

@@ -149,7 +149,7 @@ public final class CoordinatorClient: Sendable {
 
     /// Asks for work; 401 means the token is unknown (register again).
     public func lease(maxWait: Double) async throws -> LeaseResponse {
-        let (status, body) = try await send(.POST, "/v1/leases", body: try WireProtocol.makeEncoder().encode(LeaseRequest(maxWaitSeconds: maxWait)))
+        let (status, body) = try await send(.POST, "/v1/leases", body: try WireProtocol.makeEncoder().encode(LeaseRequest(maxWaitSeconds: maxWait, acceptsEvaluation: true)))
         if status == 401 { throw CoordinatorError(message: "the coordinator does not know this worker's token", transient: false) }
         return try decode(LeaseResponse.self, body)
     }

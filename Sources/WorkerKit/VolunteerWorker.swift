@@ -17,6 +17,8 @@ public final class VolunteerWorker: @unchecked Sendable {
         public var maxUnits: Int?
         /// How long the coordinator may hold a lease request open.
         public var leaseWait: Double = 5
+        /// The pause after a unit failed before asking for more work.
+        public var failurePause: Double = 5
         /// The cache directory's size limit (least recently used files go first).
         public var cacheLimitBytes: Int64
         /// Look the run's name up (`GET /v1/status`, once per run) for the "joined run" line.
@@ -201,10 +203,15 @@ public final class VolunteerWorker: @unchecked Sendable {
                 logger.warning("\(WorkerMessages.rejected(label, reason: answer.reason, message: answer.message))")
             }
             unitsDone += 1
+        } catch is CancellationError {
+            try? await client.release(a.leaseID)
+            throw CancellationError()
         } catch {
+            // One unit this worker cannot compute (a pruned version, a bad assignment) does not end
+            // the worker: the unit goes back, and after a pause the worker asks for other work.
             logger.error("\(WorkerMessages.unitFailed(label, error: error))")
             try? await client.release(a.leaseID)
-            throw error
+            try await Task.sleep(for: .seconds(options.failurePause))
         }
     }
 

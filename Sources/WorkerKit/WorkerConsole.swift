@@ -122,15 +122,7 @@ public enum WorkerConsole {
 
     /// FLOPs with an SI prefix: "950 FLOP", "3.1 TFLOP", "312 PFLOP".
     public static func flop(_ x: Double) -> String {
-        guard x.isFinite, x >= 0 else { return unknown }
-        let prefixes = ["", "k", "M", "G", "T", "P", "E", "Z", "Y"]
-        var value = x, i = 0
-        while value >= 999.95, i < prefixes.count - 1 {
-            value /= 1000
-            i += 1
-        }
-        if i == 0 { return "\(Int(value.rounded())) FLOP" }
-        return (value < 99.95 ? String(format: "%.1f", value) : String(format: "%.0f", value)) + " \(prefixes[i])FLOP"
+        HumanUnits.flops(x) ?? unknown
     }
 
     /// Tokens per second: "7.5", "840", "1.2k", "3.4M".
@@ -144,19 +136,13 @@ public enum WorkerConsole {
 
     /// A time span for people: "45 s", "4 min", "2 h 5 min", "3 d 4 h".
     public static func duration(_ s: Double) -> String {
-        guard s.isFinite, s >= 0 else { return unknown }
-        if s < 59.5 { return "\(Int(s.rounded())) s" }
-        let minutes = Int((s / 60).rounded())
-        if minutes < 60 { return "\(minutes) min" }
-        let hours = minutes / 60, restMinutes = minutes % 60
-        if hours < 24 { return restMinutes == 0 ? "\(hours) h" : "\(hours) h \(restMinutes) min" }
-        let days = hours / 24, restHours = hours % 24
-        return restHours == 0 ? "\(days) d" : "\(days) d \(restHours) h"
+        HumanUnits.duration(s) ?? unknown
     }
 
     /// A short wait: "0.5 s", "4 s", "12 s" (one decimal below 10 s, when not whole).
     public static func seconds(_ s: Double) -> String {
-        guard s.isFinite else { return unknown }
+        guard s.isFinite, s >= 0 else { return unknown }
+        guard s < 3_600 else { return duration(s) }
         if s < 9.95 {
             let tenths = (s * 10).rounded()
             return tenths.truncatingRemainder(dividingBy: 10) == 0 ? "\(Int(tenths / 10)) s" : String(format: "%.1f s", s)

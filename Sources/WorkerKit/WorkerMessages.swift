@@ -89,7 +89,7 @@ public enum WorkerMessages {
 
     /// Computing, downloading or uploading a unit failed for good.
     public static func unitFailed(_ label: String, error: any Error) -> String {
-        "\(label) failed: \(error); releasing it"
+        "\(label) failed: \(error); releasing it and asking for other work"
     }
 
     /// The first unit of a run this process works on.

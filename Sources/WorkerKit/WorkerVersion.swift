@@ -2,5 +2,5 @@
 /// registering (`RegisterWorkerRequest.version`), so a coordinator can turn
 /// away an incompatible worker.
 public enum WorkerVersion {
-    public static let current = "0.1.0"
+    public static let current = "0.2.0"
 }

@@ -44,38 +44,6 @@ import Wire
             ])
     }
 
-    // MARK: Helpers reading the markup
-
-    /// The start tags that carry `attribute="value"` (value as it appears in the markup).
-    static func tags(in html: String, with attribute: String, _ value: String) -> [Substring] {
-        var found: [Substring] = []
-        var rest = html[...]
-        while let hit = rest.range(of: "\(attribute)=\"\(value)\"") {
-            let start = html[..<hit.lowerBound].lastIndex(of: "<")!
-            let end = html[hit.upperBound...].firstIndex(of: ">")!
-            found.append(html[start...end])
-            rest = html[hit.upperBound...]
-        }
-        return found
-    }
-
-    /// An attribute's value in one start tag.
-    static func attribute(_ name: String, of tag: Substring) -> String? {
-        guard let range = tag.range(of: " \(name)=\"") else { return nil }
-        return String(tag[range.upperBound...].prefix { $0 != "\"" })
-    }
-
-    /// `data-value` of the first element with `data-field="field"`.
-    static func value(_ field: String, in html: String) -> String? {
-        tags(in: html, with: "data-field", field).first.flatMap { attribute("data-value", of: $0) }
-    }
-
-    /// The text of the first element with `data-field="field"` (up to its next tag).
-    static func text(_ field: String, in html: String) -> String? {
-        guard let tag = tags(in: html, with: "data-field", field).first else { return nil }
-        return String(html[tag.endIndex...].prefix { $0 != "<" })
-    }
-
     // MARK: The page frame
 
     @Test func pagesAreScriptFreeHTML5ThatRefreshAndFitAPhone() {
@@ -108,9 +76,9 @@ import Wire
         let tables = html.components(separatedBy: "<table").count - 1
         let wrapped = html.components(separatedBy: "<div class=\"table-wrap\"><table").count - 1
         #expect(tables == 3 && wrapped == tables, "every table (contributors, workers, rejections) is in a scroll wrapper")
-        let svg = Self.tags(in: html, with: "data-field", "loss-chart")
+        let svg = DOM.tags(in: html, with: "data-field", "loss-chart")
         #expect(svg.count == 1)
-        #expect(svg.first.flatMap { Self.attribute("viewBox", of: $0) } == "0 0 640 260")
+        #expect(svg.first.flatMap { DOM.attribute("viewBox", of: $0) } == "0 0 640 260")
     }
 
     // MARK: Home
@@ -129,8 +97,8 @@ import Wire
             ("replicated-share", "0.125", "12.5%"),
         ]
         for (field, value, text) in expected {
-            #expect(Self.value(field, in: html) == value, "data-value of \(field)")
-            #expect(Self.text(field, in: html) == text, "text of \(field)")
+            #expect(DOM.value(field, in: html) == value, "data-value of \(field)")
+            #expect(DOM.text(field, in: html) == text, "text of \(field)")
         }
         #expect(html.contains("<progress data-field=\"progress\" value=\"6\" max=\"8\">"))
         #expect(html.contains("data-field=\"state\">active</span>"))
@@ -139,7 +107,7 @@ import Wire
 
     @Test func contributorsAreRankedWithLinksAndHumanCredit() {
         let html = DashboardPage.home(Self.status())
-        let rows = Self.tags(in: html, with: "data-contributor", "alice")
+        let rows = DOM.tags(in: html, with: "data-contributor", "alice")
         #expect(rows.count == 1)
         #expect(html.contains("<a href=\"/workers/alice\">alice</a>"))
         #expect(html.contains("data-field=\"credit\" data-value=\"\(1.23e15)\">1.2 PFLOP</span>"))
@@ -158,11 +126,12 @@ import Wire
         #expect(page.components(separatedBy: "<tr data-contributor=").count - 1 == 8)
     }
 
-    @Test func workersTableShowsEveryWorkerWithTrustAndLastSeen() {
+    @Test func workersTableShowsEveryWorkerWithTrustAndLastSeen() throws {
         let html = DashboardPage.home(Self.status())
-        let row = Self.tags(in: html, with: "data-worker", "alice")
+        let row = DOM.tags(in: html, with: "data-worker", "alice")
         #expect(row.count == 1)
-        let alice = String(html[row[0].startIndex...]).components(separatedBy: "</tr>")[0]
+        let start = try #require(html.range(of: row[0])).lowerBound
+        let alice = String(html[start...]).components(separatedBy: "</tr>")[0]
         #expect(alice.contains("<a href=\"/workers/alice\">alice</a>"))
         #expect(alice.contains("<td class=\"backend\"><span data-field=\"backend\">cpu &lt;avx2&gt;</span></td>"))
         #expect(alice.contains("● online"))
@@ -172,7 +141,7 @@ import Wire
         #expect(alice.contains(">12 s ago</time>"))
         #expect(alice.contains("data-value=\"\(2.5e15)\">2.5 PFLOP<"))
         #expect(html.contains("○ offline"))
-        #expect(Self.value("workers-online", in: html) == "3")
+        #expect(DOM.value("workers-online", in: html) == "3")
         #expect(html.contains("<li data-backend=\"cpu\" data-value=\"1\">"))
         #expect(html.contains("<li data-backend=\"metal\" data-value=\"2\">"))
     }
@@ -199,16 +168,16 @@ import Wire
     @Test(arguments: [(6, 3), (1, 0), (250, 12)])
     func chartHasAPolylinePerSeriesWithEveryPoint(train: Int, validation: Int) {
         let html = DashboardPage.home(Self.status(runs: [Self.run(train: train, validation: validation)]))
-        let trainLines = Self.tags(in: html, with: "data-series", "train")
+        let trainLines = DOM.tags(in: html, with: "data-series", "train")
         #expect(trainLines.count == 1)
-        let points = trainLines.first.flatMap { Self.attribute("points", of: $0) } ?? ""
+        let points = trainLines.first.flatMap { DOM.attribute("points", of: $0) } ?? ""
         #expect(points.split(separator: " ").count == train)
-        #expect(trainLines.first.flatMap { Self.attribute("data-points", of: $0) } == "\(train)")
-        let validationLines = Self.tags(in: html, with: "data-series", "validation")
+        #expect(trainLines.first.flatMap { DOM.attribute("data-points", of: $0) } == "\(train)")
+        let validationLines = DOM.tags(in: html, with: "data-series", "validation")
         #expect(validationLines.count == (validation > 0 ? 1 : 0))
-        #expect(Self.tags(in: html, with: "data-series", "validation-point").count == validation)
+        #expect(DOM.tags(in: html, with: "data-series", "validation-point").count == validation)
         if let line = validationLines.first {
-            #expect((Self.attribute("points", of: line) ?? "").split(separator: " ").count == validation)
+            #expect((DOM.attribute("points", of: line) ?? "").split(separator: " ").count == validation)
         }
         // Every coordinate lies inside the viewBox.
         for pair in points.split(separator: " ") {
@@ -221,12 +190,12 @@ import Wire
     @Test func chartAxesAreLabelledWithTheExtremes() {
         let html = DashboardPage.home(Self.status())
         // Training losses 5.75 ... 4.5 at steps 1...6, validation 5.7 ... 5.3 at steps 2, 4, 6.
-        #expect(Self.text("y-max", in: html) == "5.750")
-        #expect(Self.text("y-min", in: html) == "4.500")
-        #expect(Self.text("x-min", in: html) == "step 1")
-        #expect(Self.text("x-max", in: html) == "step 6")
+        #expect(DOM.text("y-max", in: html) == "5.750")
+        #expect(DOM.text("y-min", in: html) == "4.500")
+        #expect(DOM.text("x-min", in: html) == "step 1")
+        #expect(DOM.text("x-max", in: html) == "step 6")
         // The highest loss is drawn at the top of the plot area, the lowest at the bottom.
-        let points = Self.tags(in: html, with: "data-series", "train").first.flatMap { Self.attribute("points", of: $0) } ?? ""
+        let points = DOM.tags(in: html, with: "data-series", "train").first.flatMap { DOM.attribute("points", of: $0) } ?? ""
         let ys = points.split(separator: " ").map { Double($0.split(separator: ",")[1])! }
         #expect(ys.first == 16 && ys.last == 220)
     }
@@ -240,8 +209,8 @@ import Wire
     @Test func runPageHasTheBiggerChart() {
         let status = Self.status()
         let html = DashboardPage.run(Self.run(), status: status)
-        let svg = Self.tags(in: html, with: "data-field", "loss-chart")
-        #expect(svg.first.flatMap { Self.attribute("viewBox", of: $0) } == "0 0 960 400")
+        let svg = DOM.tags(in: html, with: "data-field", "loss-chart")
+        #expect(svg.first.flatMap { DOM.attribute("viewBox", of: $0) } == "0 0 960 400")
         #expect(html.contains("<h1 data-field=\"run-name\">tiny <span"))
         #expect(html.contains("<tr data-rejection=\"1-5-2\">"))
     }
@@ -303,10 +272,10 @@ import Wire
         #expect(DashboardFormat.eta(nil, state: .finished) == "finished")
 
         let finished = DashboardPage.home(Self.status(runs: [Self.run(state: .finished, eta: nil)]))
-        #expect(Self.text("eta", in: finished) == "finished")
-        #expect(Self.value("eta", in: finished) == "")
+        #expect(DOM.text("eta", in: finished) == "finished")
+        #expect(DOM.value("eta", in: finished) == "")
         let unknown = DashboardPage.home(Self.status(runs: [Self.run(eta: nil)]))
-        #expect(Self.text("eta", in: unknown) == "unknown")
+        #expect(DOM.text("eta", in: unknown) == "unknown")
     }
 
     @Test func durationsRoundToTheirLargestUnits() {
@@ -353,10 +322,10 @@ import Wire
         let html = DashboardPage.worker(history, status: status)
         #expect(html.contains("<h1>alice <span class=\"badge online\""))
         #expect(html.contains("<a href=\"/runs/1\">tiny</a>"))
-        #expect(Self.value("accepted-units", in: html) == "42")
-        #expect(Self.value("consecutive-valid", in: html) == "17")
-        #expect(Self.value("rejected-results", in: html) == "1")
-        #expect(Self.value("tokens-per-second", in: html) == "88.5")
+        #expect(DOM.value("accepted-units", in: html) == "42")
+        #expect(DOM.value("consecutive-valid", in: html) == "17")
+        #expect(DOM.value("rejected-results", in: html) == "1")
+        #expect(DOM.value("tokens-per-second", in: html) == "88.5")
         #expect(html.contains("<span data-field=\"version\">0.1 &quot;beta&quot;</span>"))
         #expect(html.contains("<span data-field=\"backend\">cpu &lt;avx2&gt;</span> · 4 threads"))
         #expect(html.contains("<tr data-entry=\"1-5-2\" data-outcome=\"accepted\">"))

@@ -34,7 +34,7 @@ import WorkerKit
             let app = CoordinatorServer.application(coordinator: coordinator, host: "127.0.0.1", port: 0, services: [],
                                                     logger: Self.logger)
             try await app.test(.live) { client in
-                try await submitGarbage(client)
+                try await submitGarbage(client, parameterCount: info.parameterCount)
                 try await train(url: "http://127.0.0.1:\(client.port!)", db: db.client, run: run)
                 try await coordinator.statusBoard.refresh()
                 let status = try await client.execute(uri: "/v1/status", method: .get) { try decode(StatusResponse.self, $0.body) }
@@ -47,8 +47,14 @@ import WorkerKit
         }
     }
 
-    /// "mallory" leases a unit, uploads a body that is not what its header says (rejected, 422), then gives the unit back.
-    func submitGarbage(_ client: some TestClientProtocol) async throws {
+    /// "mallory" leases a unit, hands in three bad results (each rejected, 422, and stored), then gives the unit back.
+    /// A name with a control character is refused at registration.
+    func submitGarbage(_ client: some TestClientProtocol, parameterCount: Int) async throws {
+        try await client.execute(uri: "/v1/workers", method: .post,
+                                 body: ByteBuffer(bytes: try WireProtocol.makeEncoder().encode(
+                                     RegisterWorkerRequest(name: "bad\u{1B}[2Jname", backend: "cpu", threads: 1, version: "0")))) {
+            #expect($0.status == .badRequest)
+        }
         let token = try await client.execute(uri: "/v1/workers", method: .post,
                                              body: ByteBuffer(bytes: try WireProtocol.makeEncoder().encode(
                                                  RegisterWorkerRequest(name: "mallory", backend: "cpu", threads: 1, version: "0")))) {
@@ -59,17 +65,22 @@ import WorkerKit
             guard case .assigned(let a) = try decode(LeaseResponse.self, $0.body) else { throw EngineError("no assignment") }
             return a
         }
-        var headers = auth
-        let body = Data(TensorPayload(values: [1, 2, 3]).encoded())
-        for (name, value) in ResultMetadata(leaseID: lease.leaseID, loss: 2, tokenCount: 32,
-                                            payloadSHA256: String(repeating: "0", count: 64)).headerFields {
-            headers[HTTPField.Name(name)!] = value
-        }
         let id = lease.leaseID.uuidString.lowercased()
-        try await client.execute(uri: "/v1/leases/\(id)/result", method: .put, headers: headers, body: ByteBuffer(bytes: body)) {
-            #expect($0.status == .unprocessableContent)
-            let answer = try decode(SubmitResultResponse.self, $0.body)
-            #expect(answer.status == .rejected && answer.reason == "invalid_result")
+        let zeros = Data(TensorPayload(values: [Float](repeating: 0, count: parameterCount)).encoded())
+        // A body that is not what its header says; a token count the unit cannot have; a negative loss.
+        for (body, sha, tokens, loss, says) in [(zeros, String(repeating: "0", count: 64), 32, 2.0, "SHA-256"),
+                                                (zeros, nil, 1_000_000, 2.0, "tokens"), (zeros, nil, 32, -1.0, "cross-entropy")] {
+            var headers = auth
+            for (name, value) in ResultMetadata(leaseID: lease.leaseID, loss: loss, tokenCount: tokens,
+                                                payloadSHA256: sha ?? BlobStore.sha256(body)).headerFields {
+                headers[HTTPField.Name(name)!] = value
+            }
+            try await client.execute(uri: "/v1/leases/\(id)/result", method: .put, headers: headers, body: ByteBuffer(bytes: body)) {
+                #expect($0.status == .unprocessableContent)
+                let answer = try decode(SubmitResultResponse.self, $0.body)
+                #expect(answer.status == .rejected && answer.reason == "invalid_result" && answer.message?.contains(says) == true,
+                        "\(answer)")
+            }
         }
         try await client.execute(uri: "/v1/leases/\(id)", method: .delete, headers: auth) { #expect($0.status == .ok) }
     }
@@ -99,7 +110,7 @@ import WorkerKit
         #expect(run.evaluationUnitsOutstanding == 0)
         // 12 training units + 2 evaluations × 2 units, all credited; one rejection.
         let v = run.verification
-        #expect(v.acceptedResults == 16 && v.rejectedResults == 1 && v.rejectionsByReason == ["invalid_result": 1])
+        #expect(v.acceptedResults == 16 && v.rejectedResults == 3 && v.rejectionsByReason == ["invalid_result": 3])
         let evalTokens = 2 * 4 * 16
         #expect(run.topContributors.reduce(0) { $0 + $1.units } == 16)
         #expect(run.topContributors.reduce(0) { $0 + $1.tokens } == run.tokensTrained + evalTokens)
@@ -111,14 +122,15 @@ import WorkerKit
 
     func checkWorkers(_ status: StatusResponse) throws {
         let mallory = try #require(status.workers.first { $0.name == "mallory" })
-        #expect(mallory.rejectedResults == 1 && mallory.consecutiveValid == 0 && mallory.acceptedUnits == 0)
+        #expect(mallory.rejectedResults == 3 && mallory.consecutiveValid == 0 && mallory.acceptedUnits == 0)
         let honest = status.workers.filter { $0.name != "mallory" }
         #expect(honest.count == 2 && honest.reduce(0) { $0 + $1.acceptedUnits } == 16)
         #expect(honest.allSatisfy { $0.consecutiveValid == $0.acceptedUnits && $0.rejectedResults == 0 && $0.online })
         #expect(honest.reduce(0) { $0 + $1.tokensPerSecond } > 0)
         #expect(status.workersOnline.values.reduce(0, +) == 3)
         let rejection = try #require(status.recentRejections.first)
-        #expect(rejection.workerName == "mallory" && rejection.reason == "invalid_result" && rejection.message.contains("SHA-256"))
+        #expect(rejection.workerName == "mallory" && rejection.reason == "invalid_result" && rejection.message.contains("cross-entropy"))
+        #expect(status.recentRejections.count == 3)
     }
 
     /// Two requests between refreshes get the same bytes: the snapshot, not a query.
@@ -152,6 +164,9 @@ import WorkerKit
             #expect(text.contains(family), "no \(family) in /metrics")
         }
         #expect(text.contains("http_route=\"/v1/leases\""), "latency is not broken down by route")
+        // Backend labels come from a fixed set whatever workers call themselves.
+        let backends = text.split(separator: "\n").filter { $0.hasPrefix("koinon_workers_online{") }
+        #expect(Set(backends.compactMap { $0.split(separator: "\"").dropFirst().first.map(String.init) }) == ["cpu", "cuda", "metal", "other"])
         let (code, output) = try Promtool.checkMetrics(text)
         #expect(code == 0, "promtool check metrics: \(output)")
     }

@@ -318,7 +318,7 @@ private let known = CoordinatorView(creditFLOPs: 3.1e12, acceptedUnits: 40, runI
         #expect(WorkerMessages.joinedRun(id: 1, name: "shakespeare-char", step: 40) == "joined run 1 'shakespeare-char' at step 40")
         #expect(WorkerMessages.joinedRun(id: 2, name: nil, step: 0) == "joined run 2 at step 0")
         #expect(WorkerMessages.unitFailed(label, error: CoordinatorError(message: "disk full", transient: false))
-                == "run 1 step 12 unit 3 failed: disk full; releasing it")
+                == "run 1 step 12 unit 3 failed: disk full; releasing it and asking for other work")
     }
 }
 

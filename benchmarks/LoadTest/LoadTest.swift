@@ -65,7 +65,8 @@ struct LoadTest: AsyncParsableCommand {
                             continue
                         }
                         let payload = try await payloads.payload(for: a, http: http, client: self)
-                        let metadata = ResultMetadata(leaseID: a.leaseID, loss: 1, tokenCount: 1, payloadSHA256: payload.sha)
+                        let metadata = ResultMetadata(leaseID: a.leaseID, loss: 1, tokenCount: a.data.sequences * a.data.sequenceLength,
+                                                      payloadSHA256: payload.sha)
                         var headers = metadata.headerFields.map { ($0.name, $0.value) }
                         headers.append(("Content-Type", WireProtocol.tensorContentType))
                         let (submitStatus, _) = try await send(http, .PUT, "/v1/leases/\(a.leaseID.uuidString.lowercased())/result",

@@ -25,6 +25,7 @@ enum DashboardFormat {
     static func quantity(_ value: Double) -> String {
         guard value.isFinite else { return "–" }
         if abs(value) < 100 { return decimal(value, places: 1) }
+        guard abs(value) < 1e15 else { return String(format: "%.3g", value) }
         return integer(Int(value.rounded()))
     }
 
@@ -39,34 +40,13 @@ enum DashboardFormat {
 
     /// FLOPs in SI units: `1.2e15` → `"1.2 PFLOP"`, `345e9` → `"345 GFLOP"`.
     static func flops(_ value: Double) -> String {
-        guard value.isFinite else { return "–" }
-        let prefixes = ["", "k", "M", "G", "T", "P", "E", "Z", "Y"]
-        var scaled = value
-        var index = 0
-        while abs(scaled) >= 999.95, index < prefixes.count - 1 {
-            scaled /= 1000
-            index += 1
-        }
-        let number = index == 0 ? integer(Int(scaled.rounded())) : (abs(scaled) < 99.95 ? decimal(scaled, places: 1) : decimal(scaled, places: 0))
-        return "\(number) \(prefixes[index])FLOP"
+        HumanUnits.flops(value) ?? "–"
     }
 
     /// A duration in words, rounded to its largest units: `"45 s"`, `"3 min"`,
     /// `"2 h 5 min"`, `"3 d 4 h"`.
     static func duration(_ seconds: Double) -> String {
-        guard seconds.isFinite else { return "–" }
-        let total = max(0, Int(seconds.rounded()))
-        if total < 60 { return "\(total) s" }
-        let minutes = (Double(total) / 60).rounded()
-        if minutes < 60 { return "\(Int(minutes)) min" }
-        let totalMinutes = Int(minutes)
-        if totalMinutes < 24 * 60 {
-            let (hours, rest) = totalMinutes.quotientAndRemainder(dividingBy: 60)
-            return rest == 0 ? "\(hours) h" : "\(hours) h \(rest) min"
-        }
-        let totalHours = Int((Double(total) / 3600).rounded())
-        let (days, hours) = totalHours.quotientAndRemainder(dividingBy: 24)
-        return hours == 0 ? "\(days) d" : "\(days) d \(hours) h"
+        HumanUnits.duration(max(0, seconds)) ?? "–"
     }
 
     /// Time to the end of a run: `"finished"`, `"unknown"` before a pace is

@@ -41,6 +41,10 @@ public struct CoordinatorRoutes: Sendable {
         guard (1...64).contains(name.count) else {
             return try WireResponse.error(.badRequest, code: "bad_request", "name must be 1 to 64 characters")
         }
+        guard !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }),
+              !body.backend.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            return try WireResponse.error(.badRequest, code: "bad_request", "name and backend must not contain control characters")
+        }
         let (id, token) = try await coordinator.workers.register(
             name: name, backend: String(body.backend.prefix(200)), threads: max(0, body.threads),
             version: String(body.version.prefix(40)), address: "")
@@ -64,7 +68,8 @@ public struct CoordinatorRoutes: Sendable {
             let seen = coordinator.workSignal.generation
             if let grant = try await coordinator.leases.claim(worker: worker, leaseSeconds: leaseSeconds,
                                                              maxCopies: coordinator.settings.maxCopies,
-                                                             backupAfterSeconds: coordinator.settings.backupAfterSeconds) {
+                                                             backupAfterSeconds: coordinator.settings.backupAfterSeconds,
+                                                             evaluation: body.acceptsEvaluation == true) {
                 let info = try await coordinator.runInfo(grant.runID)
                 return try WireResponse.json(LeaseResponse.assigned(assignment(grant, info)))
             }
@@ -73,7 +78,8 @@ public struct CoordinatorRoutes: Sendable {
             // Until work appears here, or a second passes (another process may have made some).
             await coordinator.workSignal.wait(since: seen, timeout: min(deadline - now, .seconds(1)))
         }
-        let anyActive = try await coordinator.statusBoard.snapshot().status.runs.contains { $0.state == .active }
+        // From the status snapshot (a second old at most); if there is none yet, assume work is coming.
+        let anyActive = (try? await coordinator.statusBoard.snapshot())?.status.runs.contains { $0.state == .active } ?? true
         let retry = anyActive
             ? RetryLater(retryAfterSeconds: 1, reason: "units_outstanding",
                          message: "every unit of the current step is out; ask again shortly")
@@ -178,14 +184,24 @@ public struct CoordinatorRoutes: Sendable {
         guard payload.values.allSatisfy(\.isFinite) else {
             return try await rejected(.unprocessableContent, "invalid_result", "the gradient has NaN or infinite values")
         }
-        guard metadata.loss.isFinite, metadata.tokenCount > 0 else {
-            return try await rejected(.unprocessableContent, "invalid_result", "loss must be finite and the token count positive")
+        // The coordinator knows how many tokens a unit has: credit and the validation mean are weighted by it.
+        let tokens = info.sequencesPerUnit * info.sequenceLength
+        guard metadata.tokenCount == tokens else {
+            return try await rejected(.unprocessableContent, "invalid_result", "a unit of this run has \(tokens) tokens, not \(metadata.tokenCount)")
+        }
+        guard metadata.loss.isFinite, (0...Self.maximumLoss).contains(metadata.loss) else {
+            return try await rejected(.unprocessableContent, "invalid_result",
+                                      "the loss must be a cross-entropy between 0 and \(Int(Self.maximumLoss)), not \(metadata.loss)")
         }
         try coordinator.blobs.put(data, sha256: sha)
         let outcome = try await coordinator.leases.submit(lease: lease, worker: worker, payload: sha, loss: metadata.loss,
                                                           tokens: metadata.tokenCount)
         return try await answer(outcome, worker: worker, tokens: metadata.tokenCount, rejected: rejected)
     }
+
+    /// A cross-entropy above this is not a loss a unit can report (ln of the
+    /// largest vocabulary is about 12; a diverging run stays far below).
+    static let maximumLoss = 1000.0
 
     /// The answer to a recorded submission.
     func answer(_ outcome: SubmitOutcome, worker: UUID, tokens: Int,
@@ -241,6 +257,9 @@ public struct CoordinatorRoutes: Sendable {
     func serveBlob(_ sha: String, request: Request, contentType: String) throws -> Response {
         if request.headers[.ifNoneMatch] == "\"\(sha)\"" {
             return Response(status: .notModified, headers: [.eTag: "\"\(sha)\""])
+        }
+        guard coordinator.blobs.contains(sha) else {
+            return try WireResponse.error(.notFound, code: "not_found", "this version's bytes are no longer kept (pruned after a checkpoint)")
         }
         let data = try coordinator.blobs.get(sha)
         if let range = request.headers[.range], let (lo, hi) = Self.byteRange(range, count: data.count) {

@@ -59,11 +59,13 @@ public struct LeaseRepository: Sendable {
     /// Claims the lowest pending unit of an active run's current step; when
     /// none is pending, a backup copy of the unit whose oldest lease is oldest
     /// (fewer than `maxCopies` active leases, none held by this worker).
-    public func claim(worker: UUID, leaseSeconds: Double, maxCopies: Int, backupAfterSeconds: Double = 0) async throws -> LeaseGrant? {
+    /// Then, for a worker that computes them, the oldest pending evaluation unit.
+    public func claim(worker: UUID, leaseSeconds: Double, maxCopies: Int, backupAfterSeconds: Double = 0,
+                      evaluation: Bool = false) async throws -> LeaseGrant? {
         if let grant = try await claimPending(worker: worker, leaseSeconds: leaseSeconds) { return grant }
-        if let grant = try await claimEvaluation(worker: worker, leaseSeconds: leaseSeconds) { return grant }
-        return try await claimBackup(worker: worker, leaseSeconds: leaseSeconds, maxCopies: maxCopies,
-                                     minimumLeaseAge: backupAfterSeconds)
+        if let grant = try await claimBackup(worker: worker, leaseSeconds: leaseSeconds, maxCopies: maxCopies,
+                                             minimumLeaseAge: backupAfterSeconds) { return grant }
+        return evaluation ? try await claimEvaluation(worker: worker, leaseSeconds: leaseSeconds) : nil
     }
 
     /// The lowest pending unit of an active run's current step, leased in one

@@ -58,7 +58,9 @@ public struct RunRepository: Sendable {
     /// evaluation is its number minus `unitsPerStep`).
     static func openStep(_ conn: PostgresConnection, run: Int, step: Int, units: Int, unitsPerStep: Int,
                          evaluationUnits: Int, logger: Logger) async throws {
-        try await conn.query("INSERT INTO steps (run_id, step) VALUES (\(run), \(step))", logger: logger)
+        try await conn.query("""
+            INSERT INTO steps (run_id, step, evaluation_pending) VALUES (\(run), \(step), \(evaluationUnits > 0))
+            """, logger: logger)
         try await conn.query("""
             INSERT INTO units (run_id, step, unit, kind)
             SELECT \(run), \(step), u, 'train' FROM generate_series(0, \(units - 1)) AS u

@@ -87,7 +87,11 @@ public struct StatusRepository: Sendable {
 
     /// Evaluation units not yet accepted, by run.
     public func evaluationUnitsOutstanding() async throws -> [Int: Int] {
-        try await countsByRun("SELECT run_id, count(*) FROM units WHERE kind = 'eval' AND state <> 'accepted' GROUP BY run_id")
+        try await countsByRun("""
+            SELECT s.run_id, count(*) FROM steps s
+            JOIN units u ON u.run_id = s.run_id AND u.step = s.step AND u.kind = 'eval' AND u.state <> 'accepted'
+            WHERE s.evaluation_pending GROUP BY s.run_id
+            """)
     }
 
     /// Per run: accepted (applied) results, superseded copies and the units they were copies of, rejections by reason.

@@ -25,14 +25,15 @@ extension StepRepository {
     }
 
     /// Evaluations whose units are all accepted and whose loss is not yet
-    /// recorded: (run, parameter version).
+    /// recorded: (run, parameter version). Reads only pending evaluations
+    /// (two partial indexes), however long the runs.
     public func completeEvaluations() async throws -> [(run: Int, version: Int)] {
         let rows = try await db.query("""
-            SELECT u.run_id, u.step FROM units u
-            JOIN steps s ON s.run_id = u.run_id AND s.step = u.step - 1
-            WHERE u.kind = 'eval' AND s.validation_loss IS NULL
-            GROUP BY u.run_id, u.step HAVING bool_and(u.state = 'accepted')
-            ORDER BY u.run_id, u.step
+            SELECT s.run_id, s.step FROM steps s
+            WHERE s.evaluation_pending
+              AND NOT EXISTS (SELECT 1 FROM units u WHERE u.run_id = s.run_id AND u.step = s.step
+                              AND u.kind = 'eval' AND u.state <> 'accepted')
+            ORDER BY s.run_id, s.step
             """, logger: logger)
         var out: [(Int, Int)] = []
         for try await row in rows.decode((Int, Int).self) { out.append(row) }
@@ -49,13 +50,17 @@ extension StepRepository {
         guard tokens > 0 else { return nil }
         let loss = results.reduce(0.0) { $0 + $1.loss * Double($1.tokens) } / Double(tokens)
         return try await db.withTransaction(logger: logger) { conn in
+            // Exactly once: the flag is cleared in the same transaction that records the loss and the credit.
             let rows = try await conn.query("""
-                UPDATE steps SET validation_loss = \(loss)
-                WHERE run_id = \(run) AND step = \(version - 1) AND validation_loss IS NULL RETURNING step
+                UPDATE steps SET evaluation_pending = false
+                WHERE run_id = \(run) AND step = \(version) AND evaluation_pending RETURNING step
                 """, logger: logger)
             var updated = false
             for try await _ in rows { updated = true }
             guard updated else { return nil }
+            try await conn.query("""
+                UPDATE steps SET validation_loss = \(loss) WHERE run_id = \(run) AND step = \(version - 1)
+                """, logger: logger)
             try await Self.credit(conn, run: run, Contribution.of(results, flopsPerToken: flopsPerToken), logger: logger)
             return loss
         }

@@ -48,6 +48,12 @@ public enum CoordinatorMetrics {
         "koinon_status_refresh_seconds": "Time to build the status snapshot.",
     ]
 
+    static let knownBackends: Set<String> = ["cpu", "cuda", "metal", "other"]
+    /// pg_stat_activity's states.
+    static let connectionStates: Set<String> = [
+        "active", "idle", "idle in transaction", "idle in transaction (aborted)", "fastpath function call", "disabled", "other",
+    ]
+
     static func sanitized(_ label: String) -> String {
         String(label.map { $0.isLetter || $0.isNumber || $0 == "_" ? $0 : "_" })
     }
@@ -100,12 +106,14 @@ public enum CoordinatorMetrics {
             Gauge(label: "koinon_tokens_per_second", dimensions: [("run", id), ("window", "10m")])
                 .record(run.tokensPerSecond.last10Minutes)
         }
-        var online = status.workersOnline
-        if online.isEmpty { online["cpu"] = 0 }  // the family exists before the first worker
+        // Label values from a fixed set (backends come from workers, so any other is "other"), every
+        // one recorded each time: a backend whose last worker left reads 0, not its last count.
+        var online = Dictionary(uniqueKeysWithValues: knownBackends.map { ($0, 0) })
+        for (backend, n) in status.workersOnline { online[knownBackends.contains(backend) ? backend : "other", default: 0] += n }
         for (backend, n) in online { Gauge(label: "koinon_workers_online", dimensions: [("backend", backend)]).record(n) }
-        for state in Set(connections.keys).union(["active", "idle"]) {
-            Gauge(label: "koinon_database_connections", dimensions: [("state", state)]).record(connections[state] ?? 0)
-        }
+        var byState = Dictionary(uniqueKeysWithValues: connectionStates.map { ($0, 0) })
+        for (state, n) in connections { byState[connectionStates.contains(state) ? state : "other", default: 0] += n }
+        for (state, n) in byState { Gauge(label: "koinon_database_connections", dimensions: [("state", state)]).record(n) }
         Metrics.Timer(label: "koinon_status_refresh_seconds", preferredDisplayUnit: .seconds).record(duration: refresh)
     }
 }

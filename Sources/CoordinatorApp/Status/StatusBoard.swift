@@ -20,6 +20,8 @@ public final class StatusBoard: Sendable {
     let activity: WorkerActivity
     let logger: Logger
     private let current = Mutex<Snapshot?>(nil)
+    /// The build in progress: callers meanwhile wait for it rather than start another.
+    private let building = Mutex<Task<Snapshot, any Error>?>(nil)
 
     public init(repository: StatusRepository, activity: WorkerActivity, logger: Logger) {
         self.repository = repository
@@ -33,9 +35,21 @@ public final class StatusBoard: Sendable {
         return try await refresh()
     }
 
-    /// Reads the figures, builds the response, encodes and renders it once.
+    /// Reads the figures, builds the response, encodes and renders it once
+    /// (one build at a time: a call during a build gets that build's result).
     @discardableResult
     public func refresh(now: Date = Date()) async throws -> Snapshot {
+        let task = building.withLock { inFlight -> Task<Snapshot, any Error> in
+            if let inFlight { return inFlight }
+            let task = Task { try await self.rebuild(now: now) }
+            inFlight = task
+            return task
+        }
+        defer { building.withLock { if $0 == task { $0 = nil } } }
+        return try await task.value
+    }
+
+    private func rebuild(now: Date) async throws -> Snapshot {
         let started = ContinuousClock.now
         let status = try await build(now: now)
         let json = try WireProtocol.makeEncoder().encode(status)

@@ -8,7 +8,7 @@ public enum StatusTable {
         var out = "Koinon status at \(WireTimestamp.string(from: status.generatedAt))\n\n"
         out += runs(status.runs)
         for run in status.runs {
-            out += "\nRun \(run.runID) '\(run.name)'\n"
+            out += "\nRun \(run.runID) '\(printable(run.name))'\n"
             out += "  units of step \(run.step): pending \(run.units.pending) · leased \(run.units.leased)"
                 + " · submitted \(run.units.submitted) · accepted \(run.units.accepted)"
                 + " · evaluation units outstanding \(run.evaluationUnitsOutstanding)\n"
@@ -21,7 +21,8 @@ public enum StatusTable {
                                       }))
             }
         }
-        let online = status.workersOnline.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+        let online = status.workersOnline.sorted { $0.key < $1.key }.map { "\(printable($0.key)) \($0.value)" }
+            .joined(separator: ", ")
         out += "\nWorkers (online: \(online.isEmpty ? "none" : online))\n"
         out += workers(status.workers, now: status.generatedAt)
         if !status.recentRejections.isEmpty {
@@ -51,7 +52,8 @@ public enum StatusTable {
     }
 
     static func verification(_ v: VerificationStatus) -> String {
-        let reasons = v.rejectionsByReason.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+        let reasons = v.rejectionsByReason.sorted { $0.key < $1.key }.map { "\(printable($0.key)) \($0.value)" }
+            .joined(separator: ", ")
         return "accepted \(v.acceptedResults) · superseded \(v.supersededResults) · rejected \(v.rejectedResults)"
             + (reasons.isEmpty ? "" : " (\(reasons))") + " · replicated \(DashboardFormat.percent(v.replicatedShare))"
     }
@@ -68,9 +70,11 @@ public enum StatusTable {
                      })
     }
 
-    /// Columns padded to their widest cell (left-aligned, or right for the given columns).
+    /// Columns padded to their widest cell (left-aligned, or right for the
+    /// given columns). Control characters in cells (names and messages come
+    /// from workers) are shown as "?", so they cannot drive the terminal.
     static func table(_ headers: [String], rightAligned: Set<Int>, _ rows: [[String]]) -> String {
-        let all = [headers] + rows
+        let all = [headers] + rows.map { $0.map(printable) }
         let widths = headers.indices.map { c in all.map { $0.indices.contains(c) ? $0[c].count : 0 }.max() ?? 0 }
         return all.map { row in
             headers.indices.map { c in
@@ -79,6 +83,10 @@ public enum StatusTable {
                 return rightAligned.contains(c) ? pad + cell : cell + pad
             }.joined(separator: "  ").replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression)
         }.joined(separator: "\n") + "\n"
+    }
+
+    static func printable(_ text: String) -> String {
+        String(text.unicodeScalars.map { $0.properties.generalCategory == .control ? "?" : Character($0) })
     }
 
     static func indented(_ text: String) -> String {

@@ -49,11 +49,17 @@ extension Coordinator {
                 SELECT payload_sha256 AS sha FROM results, previous
                 WHERE run_id = \(run) AND step >= previous.v AND step < \(version)
                 UNION
-                SELECT parameters_sha256 FROM parameter_versions, previous
-                WHERE run_id = \(run) AND version > previous.v AND version < \(version) AND optimizer_sha256 IS NULL)
+                SELECT p.parameters_sha256 FROM parameter_versions p, previous
+                WHERE p.run_id = \(run) AND p.version > previous.v AND p.version < \(version) AND p.optimizer_sha256 IS NULL
+                  -- A version whose evaluation is still out stays until its loss is recorded.
+                  AND NOT EXISTS (SELECT 1 FROM steps s WHERE s.run_id = p.run_id AND s.step = p.version
+                                  AND s.evaluation_pending))
             SELECT c.sha FROM candidates c
             WHERE NOT EXISTS (SELECT 1 FROM parameter_versions p JOIN runs r ON r.id = p.run_id
-                              WHERE p.parameters_sha256 = c.sha AND (p.optimizer_sha256 IS NOT NULL OR p.version >= r.current_step))
+                              WHERE p.parameters_sha256 = c.sha
+                                AND (p.optimizer_sha256 IS NOT NULL OR p.version >= r.current_step
+                                     OR EXISTS (SELECT 1 FROM steps s WHERE s.run_id = p.run_id AND s.step = p.version
+                                                AND s.evaluation_pending)))
               AND NOT EXISTS (SELECT 1 FROM results x
                               WHERE x.payload_sha256 = c.sha
                                 AND x.step >= (SELECT coalesce(max(q.version), 0) FROM parameter_versions q
@@ -65,5 +71,23 @@ extension Coordinator {
             count += 1
         }
         if count > 0 { logger.debug("run \(run): pruned \(count) blob(s) before checkpoint \(version)") }
+    }
+
+    /// After version `version`'s evaluation is recorded: its parameters, kept
+    /// for the evaluation past the checkpoint that would have pruned them, go
+    /// unless something else still needs the same bytes.
+    func pruneEvaluated(run: Int, version: Int) async throws {
+        let rows = try await db.query("""
+            SELECT p.parameters_sha256 FROM parameter_versions p JOIN runs r ON r.id = p.run_id
+            WHERE p.run_id = \(run) AND p.version = \(version) AND p.optimizer_sha256 IS NULL
+              AND p.version < (SELECT coalesce(max(q.version), 0) FROM parameter_versions q
+                               WHERE q.run_id = p.run_id AND q.optimizer_sha256 IS NOT NULL)
+              AND NOT EXISTS (SELECT 1 FROM parameter_versions o JOIN runs ro ON ro.id = o.run_id
+                              WHERE o.parameters_sha256 = p.parameters_sha256
+                                AND (o.optimizer_sha256 IS NOT NULL OR o.version >= ro.current_step
+                                     OR EXISTS (SELECT 1 FROM steps s WHERE s.run_id = o.run_id AND s.step = o.version
+                                                AND s.evaluation_pending)))
+            """, logger: logger)
+        for try await sha in rows.decode(String.self) { blobs.remove(sha) }
     }
 }

@@ -243,6 +243,7 @@ public actor Coordinator {
             if let loss = try await steps.recordEvaluation(run: run, version: version,
                                                            flopsPerToken: info.evaluationFLOPsPerToken) {
                 logger.info("\(String(format: "run %d version %d: validation %.4f", run, version, loss))")
+                try await pruneEvaluated(run: run, version: version)
             }
         }
     }
