@@ -20,7 +20,7 @@ ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 dir=$(mktemp -d /tmp/koinon-load.XXXXXX)
 chmod 755 "$dir"
-trap 'kill -TERM "${KOINON_COORDINATOR_PID:-0}" 2>/dev/null; wait 2>/dev/null; rm -rf "$dir"' EXIT
+trap 'kill -TERM "${KOINON_COORDINATOR_PID:-0}" 2>/dev/null; wait 2>/dev/null; [ -n "${KOINON_LOAD_KEEP:-}" ] || rm -rf "$dir"' EXIT
 corpus=$(koinon_corpus "$dir")
 "$bin/koinon-coordinator" dataset build --input "$corpus" --train-tokenizer 257 --out "$dir/data" >/dev/null
 # A tiny model (about 3,000 parameters, 12 KB results) and steps of 4,096

@@ -4,13 +4,15 @@
 # the char-small run of `make demo`), and what the load does to training.
 #
 # Phases of $KOINON_STATUS_SECONDS (default 30) each; training steps/s are
-# read from /v1/status before and after every phase:
+# read from /v1/status before and after every phase, and every load phase is
+# compared with the mean of the quiet phases around it:
 #   quiet            no HTTP load (the reference for training speed)
 #   status-max       wrk -t1 -c16 on /v1/status, as fast as it goes
 #   dashboard-max    wrk -t1 -c16 on /, as fast as it goes
-#   status-5000      wrk -t1 -c50 on /v1/status, each connection pausing 10 ms
-#                    between requests: at most 5,000 requests/s
-#   quiet            again, to see the drift of training speed itself
+#   status-5000      wrk -t1 -c70 on /v1/status, each connection pausing 10 ms
+#                    between requests: about 5,000 requests/s
+# The run evaluates only at its (never reached) last step, so no evaluation
+# falls into a phase.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -33,7 +35,7 @@ cleanup() {
 trap cleanup EXIT
 corpus=$(koinon_corpus "$dir")
 koinon_char_dataset "$bin" "$corpus" "$dir/data" >/dev/null
-koinon_char_run_yaml 100000 500 >"$dir/run.yaml"
+koinon_char_run_yaml 100000 0 >"$dir/run.yaml"
 port=$(koinon_free_port 8080)
 url=http://127.0.0.1:$port
 koinon_start_coordinator "$bin" "$port" "$dir/coordinator" "$dir/coordinator.log"
@@ -45,7 +47,7 @@ for i in 1 2; do
     pids+=($!)
 done
 cat >"$dir/paced.lua" <<'LUA'
--- Each connection waits 10 ms between requests (50 connections: at most 5,000/s).
+-- Each connection waits 10 ms between requests (70 connections: about 5,000/s at 3 ms latency).
 function delay() return 10 end
 LUA
 
@@ -54,7 +56,8 @@ echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -
 echo "warming up (20 s)"
 sleep 20
 
-# phase NAME [wrk arguments...]: runs wrk (or sleeps) for $seconds, prints requests/s, latency and training steps/s.
+# phase NAME [wrk arguments...]: runs wrk (or sleeps) for $seconds; prints requests/s and latency, and
+# sets RATE to the training steps/s meanwhile.
 phase() {
     local name=$1
     shift
@@ -64,22 +67,31 @@ phase() {
     if [ $# -gt 0 ]; then out=$(wrk -d "${seconds}s" --latency "$@"); else sleep "$seconds"; fi
     t1=$(date +%s%N)
     s1=$(step)
-    local rate
-    rate=$(awk -v a="$s0" -v b="$s1" -v t="$(((t1 - t0) / 1000000))" 'BEGIN { printf "%.2f", (b - a) * 1000 / t }')
+    RATE=$(awk -v a="$s0" -v b="$s1" -v t="$(((t1 - t0) / 1000000))" 'BEGIN { printf "%.3f", (b - a) * 1000 / t }')
     if [ -n "$out" ]; then
-        local rps p50 p99
-        rps=$(echo "$out" | awk '/Requests\/sec/ { print $2 }')
-        p50=$(echo "$out" | awk '$1 == "50%" { print $2 }')
-        p99=$(echo "$out" | awk '$1 == "99%" { print $2 }')
-        printf '%-14s %10s req/s   p50 %-8s p99 %-8s training %s steps/s\n' "$name" "$rps" "$p50" "$p99" "$rate"
+        LINE=$(printf '%-14s %9s req/s  p50 %-8s p99 %-8s' "$name" "$(echo "$out" | awk '/Requests\/sec/ { print $2 }')" \
+            "$(echo "$out" | awk '$1 == "50%" { print $2 }')" "$(echo "$out" | awk '$1 == "99%" { print $2 }')")
     else
-        printf '%-14s %10s        %-12s %-12s training %s steps/s\n' "$name" "-" "" "" "$rate"
+        LINE=$(printf '%-14s %9s' "$name" "-")
     fi
 }
 
-phase quiet
-phase status-max -t1 -c16 "$url/v1/status"
-phase dashboard-max -t1 -c16 "$url/"
-phase status-5000 -t1 -c50 -s "$dir/paced.lua" "$url/v1/status"
-phase quiet
+# load NAME [wrk arguments...]: the load phase between two quiet ones, training compared with their mean.
+quiet_rate=""
+load() {
+    if [ -z "$quiet_rate" ]; then phase quiet; quiet_rate=$RATE; echo "$LINE   training $RATE steps/s"; fi
+    local before=$quiet_rate
+    phase "$@"
+    local loaded=$RATE line=$LINE
+    phase quiet
+    quiet_rate=$RATE
+    local ref
+    ref=$(awk -v a="$before" -v b="$RATE" 'BEGIN { printf "%.3f", (a + b) / 2 }')
+    echo "$line   training $loaded steps/s vs $ref quiet ($(awk -v l="$loaded" -v r="$ref" 'BEGIN { printf "%+.1f%%", (l / r - 1) * 100 }'))"
+    echo "$LINE   training $RATE steps/s"
+}
+
+load status-max -t1 -c16 "$url/v1/status"
+load dashboard-max -t1 -c16 "$url/"
+load status-5000 -t1 -c70 -s "$dir/paced.lua" "$url/v1/status"
 echo "status JSON: $(curl -fs "$url/v1/status" | wc -c) bytes; dashboard: $(curl -fs "$url/" | wc -c) bytes"

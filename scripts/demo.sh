@@ -92,6 +92,7 @@ while true; do
 done
 echo "  finished $steps steps in $took s (final evaluation in at $(elapsed) s)"
 grep -E "run 1 step $steps: |$final_validation" "$demo/coordinator.log" | sed -E 's/.*run 1 (.*)/  final: \1/' || true
+sleep 1.5  # the status snapshot is rebuilt about once a second
 "$bin/koinon-coordinator" status --coordinator "$url" | sed 's/^/  /'
 
 say "export and sample"

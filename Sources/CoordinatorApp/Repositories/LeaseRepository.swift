@@ -119,19 +119,20 @@ public struct LeaseRepository: Sendable {
         guard maxCopies > 1 else { return nil }
         return try await db.withTransaction(logger: logger) { conn in
             var target: (Int, Int, Int)?
+            // Driven by the active leases old enough to back up (a partial index, a few rows
+            // per worker), not by the step's units: when nothing is out, it reads nothing.
             let backup = try await conn.query("""
-                SELECT u.run_id, u.step, u.unit FROM units u JOIN runs r ON r.id = u.run_id
-                WHERE r.state = 'active' AND u.step = r.current_step AND u.state = 'leased' AND u.kind = 'train'
+                SELECT u.run_id, u.step, u.unit
+                FROM (SELECT l.run_id, l.step, l.unit, min(l.leased_at) AS oldest, count(*) AS copies,
+                             bool_or(l.worker_id = \(worker)) AS mine
+                      FROM leases l WHERE l.state = 'active' GROUP BY l.run_id, l.step, l.unit) o
+                JOIN runs r ON r.id = o.run_id AND r.state = 'active' AND r.current_step = o.step
+                JOIN units u ON u.run_id = o.run_id AND u.step = o.step AND u.unit = o.unit
+                WHERE u.state = 'leased' AND u.kind = 'train' AND NOT o.mine AND o.copies < \(maxCopies)
+                  AND o.oldest <= now() - make_interval(secs => \(minimumLeaseAge))
                   AND NOT EXISTS (SELECT 1 FROM units p WHERE p.run_id = u.run_id AND p.step = u.step AND p.state = 'pending'
                                   AND p.kind = 'train')
-                  AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.run_id = u.run_id AND l.step = u.step AND l.unit = u.unit
-                                  AND l.state = 'active' AND l.worker_id = \(worker))
-                  AND (SELECT count(*) FROM leases l WHERE l.run_id = u.run_id AND l.step = u.step AND l.unit = u.unit
-                       AND l.state = 'active') < \(maxCopies)
-                  AND (SELECT min(l.leased_at) FROM leases l WHERE l.run_id = u.run_id AND l.step = u.step AND l.unit = u.unit
-                       AND l.state = 'active') <= now() - make_interval(secs => \(minimumLeaseAge))
-                ORDER BY (SELECT min(l.leased_at) FROM leases l WHERE l.run_id = u.run_id AND l.step = u.step
-                          AND l.unit = u.unit AND l.state = 'active'), u.unit
+                ORDER BY o.oldest, u.unit
                 LIMIT 1 FOR UPDATE OF u SKIP LOCKED
                 """, logger: logger)
             for try await row in backup.decode((Int, Int, Int).self) { target = row }
