@@ -31,13 +31,15 @@ extension CoordinatorRoutes {
     @Sendable func workerPage(_ request: Request, context: CoordinatorContext) async throws -> Response {
         let status = try await coordinator.statusBoard.snapshot().status
         guard let name = context.parameters.get("name")?.removingPercentEncoding,
-              let (id, entries) = try await coordinator.statusBoard.repository.history(workerNamed: name) else {
+              var history = try await coordinator.statusBoard.repository.history(workerNamed: name) else {
             return Self.html(ByteBuffer(string: DashboardPage.notFound("There is no worker of that name.")), status: .notFound)
         }
-        // A worker not seen in the last day is not in the snapshot: its page still shows its history.
-        let worker = status.workers.first { $0.workerID == id }
-            ?? WorkerStatus(workerID: id, name: name, backend: "", lastSeen: .distantPast, online: false)
-        return Self.html(ByteBuffer(string: DashboardPage.worker(WorkerHistory(worker: worker, entries: entries), status: status)))
+        // Its rate and leases as the snapshot has them (a worker not seen for a day is not in it).
+        if let seen = status.workers.first(where: { $0.workerID == history.worker.workerID }) {
+            history.worker.tokensPerSecond = seen.tokensPerSecond
+            history.worker.activeLeases = seen.activeLeases
+        }
+        return Self.html(ByteBuffer(string: DashboardPage.worker(history, status: status)))
     }
 
     @Sendable func metrics(_ request: Request, context: CoordinatorContext) async throws -> Response {

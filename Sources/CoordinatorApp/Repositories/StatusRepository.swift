@@ -191,20 +191,27 @@ public struct StatusRepository: Sendable {
         return out
     }
 
-    /// The most recently seen worker called `name`, and its latest results and rejections, newest first.
-    public func history(workerNamed name: String, limit: Int = 50) async throws -> (id: UUID, entries: [WorkerHistory.Entry])? {
-        var id: UUID?
+    /// The most recently seen worker called `name` (its record as the
+    /// status has it), and its latest results and rejections, newest first.
+    public func history(workerNamed name: String, limit: Int = 50) async throws -> WorkerHistory? {
+        var worker: WorkerStatus?
         let found = try await db.query("""
-            SELECT id FROM workers WHERE name = \(name) ORDER BY last_seen_at DESC LIMIT 1
+            SELECT id, name, backend, threads, version, last_seen_at, last_seen_at > now() - interval '1 minute',
+                   accepted_units, rejected_results, consecutive_valid, credit_flops
+            FROM workers WHERE name = \(name) ORDER BY last_seen_at DESC LIMIT 1
             """, logger: logger)
-        for try await w in found.decode(UUID.self) { id = w }
-        guard let id else { return nil }
+        for try await row in found.decode((UUID, String, String, Int, String, Date, Bool, Int, Int, Int, Double).self) {
+            worker = WorkerStatus(workerID: row.0, name: row.1, backend: row.2, threads: row.3, version: row.4, lastSeen: row.5,
+                                  online: row.6, acceptedUnits: row.7, rejectedResults: row.8, consecutiveValid: row.9,
+                                  creditFLOPs: row.10)
+        }
+        guard let worker else { return nil }
         let rows = try await db.query("""
             (SELECT created_at, run_id, step, unit, status, reason, loss, tokens FROM results
-             WHERE worker_id = \(id) ORDER BY id DESC LIMIT \(limit))
+             WHERE worker_id = \(worker.workerID) ORDER BY id DESC LIMIT \(limit))
             UNION ALL
             (SELECT at, run_id, step, unit, 'rejected', reason, NULL, 0 FROM rejections
-             WHERE worker_id = \(id) ORDER BY id DESC LIMIT \(limit))
+             WHERE worker_id = \(worker.workerID) ORDER BY id DESC LIMIT \(limit))
             ORDER BY 1 DESC LIMIT \(limit)
             """, logger: logger)
         var entries: [WorkerHistory.Entry] = []
@@ -212,7 +219,7 @@ public struct StatusRepository: Sendable {
             entries.append(WorkerHistory.Entry(at: r.0, runID: r.1, step: r.2, unit: r.3, outcome: r.4,
                                                reason: r.4 == "superseded" ? "superseded" : r.5, loss: r.6, tokens: r.7))
         }
-        return (id, entries)
+        return WorkerHistory(worker: worker, entries: entries)
     }
 
     private func countsByRun(_ sql: String) async throws -> [Int: Int] {
