@@ -41,8 +41,7 @@ port=${KOINON_DEMO_PORT:-$(koinon_free_port 8080)}
 url=http://127.0.0.1:$port
 pids=()
 cleanup() {
-    for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-    for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+    koinon_stop "${pids[@]}"
 }
 trap cleanup EXIT
 

@@ -78,3 +78,17 @@ checkpoint_interval: 100
 seed: 1337
 YAML
 }
+
+# koinon_stop PID...: stops the processes last to first (workers before the
+# coordinator they would otherwise keep retrying to reach with a unit in
+# hand), each with SIGTERM, then SIGKILL if it has not exited after 30 s.
+koinon_stop() {
+    local pids=("$@") i p
+    for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
+        p=${pids[i]}
+        kill -TERM "$p" 2>/dev/null || continue
+        for _ in $(seq 1 300); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$p" 2>/dev/null || true
+        wait "$p" 2>/dev/null || true
+    done
+}
