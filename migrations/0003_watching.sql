@@ -19,6 +19,8 @@ CREATE INDEX units_eval_open ON units (run_id, step) WHERE kind = 'eval' AND sta
 -- complete evaluations reads only these rows.
 ALTER TABLE steps ADD COLUMN evaluation_pending boolean NOT NULL DEFAULT false;
 CREATE INDEX steps_evaluation_pending ON steps (run_id, step) WHERE evaluation_pending;
+-- The status snapshot reads a run's evaluated steps every second (new steps it reads by key).
+CREATE INDEX steps_validated ON steps (run_id, step) WHERE validation_loss IS NOT NULL;
 
 -- The status page counts backup copies per run without reading every result,
 -- and a worker's page lists its latest results.

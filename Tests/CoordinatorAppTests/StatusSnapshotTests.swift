@@ -35,7 +35,11 @@ import WorkerKit
                                                     logger: Self.logger)
             try await app.test(.live) { client in
                 try await submitGarbage(client, parameterCount: info.parameterCount)
-                try await train(url: "http://127.0.0.1:\(client.port!)", db: db.client, run: run)
+                // Snapshots during the run too: the last one is built from the steps cached by earlier ones
+                // plus what came since (new steps, validation losses recorded after their step).
+                try await train(url: "http://127.0.0.1:\(client.port!)", db: db.client, run: run) { _ in
+                    _ = try await coordinator.statusBoard.refresh()
+                }
                 try await coordinator.statusBoard.refresh()
                 let status = try await client.execute(uri: "/v1/status", method: .get) { try decode(StatusResponse.self, $0.body) }
                 try checkRun(status, local: local, info: info)
@@ -86,7 +90,8 @@ import WorkerKit
     }
 
     /// Two workers until the run has finished and its last evaluation is recorded.
-    func train(url: String, db: PostgresClient, run: Int) async throws {
+    func train(url: String, db: PostgresClient, run: Int,
+               meanwhile: @escaping @Sendable (Int) async throws -> Void) async throws {
         let pool = (0..<2).map { i in
             var options = VolunteerWorker.Options(name: "w\(i)", threads: 1,
                                                   cacheDirectory: TinyRun.directory.appendingPathComponent("cache-status-\(i)-\(UUID())"),
@@ -94,7 +99,7 @@ import WorkerKit
             options.leaseWait = 0.5
             return VolunteerWorker(coordinatorURL: url, options: options, logger: Self.logger)
         }
-        try await TinyRun.train(pool, until: run, on: db, timeout: .seconds(120))
+        try await TinyRun.train(pool, until: run, on: db, timeout: .seconds(120), meanwhile: meanwhile)
     }
 
     func checkRun(_ status: StatusResponse, local: LocalRun, info: RunInfo) throws {

@@ -53,11 +53,23 @@ public struct StatusRepository: Sendable {
         return out
     }
 
-    public func appliedSteps(run: Int) async throws -> [StepRow] {
-        let rows = try await db.query("""
+    /// Applied steps after `step` (all with -1), oldest first.
+    public func appliedSteps(run: Int, after step: Int = -1) async throws -> [StepRow] {
+        try await stepRows(db.query("""
             SELECT step, train_loss, validation_loss, tokens, applied_at FROM steps
-            WHERE run_id = \(run) AND state = 'applied' ORDER BY step
-            """, logger: logger)
+            WHERE run_id = \(run) AND state = 'applied' AND step > \(step) ORDER BY step
+            """, logger: logger))
+    }
+
+    /// The applied steps whose version has a validation loss (a few per run).
+    public func validatedSteps(run: Int) async throws -> [StepRow] {
+        try await stepRows(db.query("""
+            SELECT step, train_loss, validation_loss, tokens, applied_at FROM steps
+            WHERE run_id = \(run) AND validation_loss IS NOT NULL AND state = 'applied' ORDER BY step
+            """, logger: logger))
+    }
+
+    private func stepRows(_ rows: PostgresRowSequence) async throws -> [StepRow] {
         var out: [StepRow] = []
         for try await (step, loss, validation, tokens, at) in rows.decode((Int, Double, Double?, Int, Date).self) {
             out.append(StepRow(step: step, trainLoss: loss, validationLoss: validation, tokens: tokens, appliedAt: at))

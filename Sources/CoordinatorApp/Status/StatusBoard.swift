@@ -22,6 +22,9 @@ public final class StatusBoard: Sendable {
     private let current = Mutex<Snapshot?>(nil)
     /// The build in progress: callers meanwhile wait for it rather than start another.
     private let building = Mutex<Task<Snapshot, any Error>?>(nil)
+    /// Each run's applied steps as last read: a refresh reads only the steps
+    /// applied since, and the (few) evaluated ones, not a long run's whole history.
+    private let stepCache = Mutex<[Int: [StatusRepository.StepRow]]>([:])
 
     public init(repository: StatusRepository, activity: WorkerActivity, logger: Logger) {
         self.repository = repository
@@ -69,7 +72,7 @@ public final class StatusBoard: Sendable {
         let contributors = try await r.topContributors()
         var runs: [RunStatus] = []
         for run in try await r.runs() {
-            let steps = try await r.appliedSteps(run: run.id)
+            let steps = try await appliedSteps(run: run.id)
             let (train, validation) = RunProgress.curves(steps)
             runs.append(RunStatus(
                 runID: run.id, name: run.name, state: RunState(rawValue: run.state) ?? .active, step: run.currentStep,
@@ -90,5 +93,19 @@ public final class StatusBoard: Sendable {
         }
         return StatusResponse(generatedAt: now, runs: runs, workers: workers, workersOnline: try await r.workersOnline(),
                               recentRejections: try await r.recentRejections())
+    }
+
+    /// A run's applied steps: the cached ones, the steps applied since, and
+    /// the validation losses recorded since (evaluations finish after their step).
+    func appliedSteps(run: Int) async throws -> [StatusRepository.StepRow] {
+        var steps = stepCache.withLock { $0[run] } ?? []
+        steps += try await repository.appliedSteps(run: run, after: steps.last?.step ?? -1)
+        let first = steps.first?.step ?? 0
+        for validated in try await repository.validatedSteps(run: run) {
+            let i = validated.step - first  // steps are contiguous from the first applied one
+            if steps.indices.contains(i), steps[i].step == validated.step { steps[i].validationLoss = validated.validationLoss }
+        }
+        stepCache.withLock { $0[run] = steps }
+        return steps
     }
 }
