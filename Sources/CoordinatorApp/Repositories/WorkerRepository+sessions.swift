@@ -52,8 +52,12 @@ extension WorkerRepository {
         return nil
     }
 
-    /// Sets `last_seen_at` to now for these workers.
+    /// Sets `last_seen_at` to now for these workers, locking their rows in id
+    /// order (as crediting does), so concurrent coordinators cannot deadlock.
     func markSeen(_ ids: [UUID]) async throws {
-        try await db.query("UPDATE workers SET last_seen_at = now() WHERE id = ANY(\(ids))", logger: logger)
+        try await db.query("""
+            UPDATE workers w SET last_seen_at = now()
+            FROM (SELECT id FROM workers WHERE id = ANY(\(ids)) ORDER BY id FOR UPDATE) locked WHERE w.id = locked.id
+            """, logger: logger)
     }
 }
