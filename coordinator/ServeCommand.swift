@@ -18,6 +18,8 @@ struct ServeCommand: AsyncParsableCommand {
     var checkpointEvery = 25
     @Option(help: "Copies of a unit out at once (1 turns backup copies off).") var maxCopies = 2
     @Option(help: "Seconds a unit's lease must be old before an idle worker gets a backup copy.") var backupAfter = 10.0
+    @Option(help: "Reject a gradient whose L2 norm exceeds this many times the median of the run's recent results (0: off).")
+    var maxNormRatio = 10.0
     @Option(help: "Threads for aggregation (default: all cores).") var threads: Int?
 
     func run() async throws {
@@ -35,6 +37,7 @@ struct ServeCommand: AsyncParsableCommand {
             settings.coordinator.maxCopies = maxCopies
             settings.coordinator.backupAfterSeconds = backupAfter
             settings.coordinator.threads = threads
+            settings.coordinator.maxNormRatio = maxNormRatio
             let app = try await CoordinatorServer.build(settings, logger: logger)
             try await app.runService()
         } catch {

@@ -193,10 +193,24 @@ public struct CoordinatorRoutes: Sendable {
             return try await rejected(.unprocessableContent, "invalid_result",
                                       "the loss must be a cross-entropy between 0 and \(Int(Self.maximumLoss)), not \(metadata.loss)")
         }
+        let norm = unit.isEvaluation ? 0 : Self.l2Norm(payload.values)
+        if !unit.isEvaluation,
+           case .outlier(let median) = coordinator.normVerdict(run: unit.run, step: unit.step, unit: unit.unit, worker: worker, norm: norm) {
+            return try await rejected(.unprocessableContent, "gradient_norm_outlier", String(
+                format: "the gradient's L2 norm %.4g is more than %g times the median %.4g of this run's recent results",
+                norm, coordinator.settings.maxNormRatio, median))
+        }
         try coordinator.blobs.put(data, sha256: sha)
         let outcome = try await coordinator.leases.submit(lease: lease, worker: worker, payload: sha, loss: metadata.loss,
                                                           tokens: metadata.tokenCount)
+        if case .accepted = outcome, !unit.isEvaluation { coordinator.normAccepted(run: unit.run, norm: norm) }
         return try await answer(outcome, worker: worker, tokens: metadata.tokenCount, rejected: rejected)
+    }
+
+    static func l2Norm(_ values: [Float]) -> Double {
+        var sum = 0.0
+        for v in values { sum += Double(v) * Double(v) }
+        return sum.squareRoot()
     }
 
     /// A cross-entropy above this is not a loss a unit can report (ln of the

@@ -85,4 +85,22 @@ extension Coordinator {
             do { try await recordCompleteEvaluations() } catch { logger.error("recording evaluations failed: \(error)") }
         } while tickAgain
     }
+
+    /// The norm check's verdict on a training result of run `run` (an outlier
+    /// that another worker reproduced for the same unit is plausible).
+    nonisolated public func normVerdict(run: Int, step: Int, unit: Int, worker: UUID, norm: Double) -> GradientNormMonitor.Verdict {
+        normMonitors.withLock { monitors in
+            var monitor = monitors[run] ?? GradientNormMonitor(maximumRatio: settings.maxNormRatio)
+            defer { monitors[run] = monitor }
+            let verdict = monitor.verdict(norm: norm)
+            guard case .outlier = verdict else { return verdict }
+            let key = GradientNormMonitor.UnitKey(step: step, unit: unit)
+            return monitor.outlierConfirmed(unit: key, worker: worker.uuidString, norm: norm) ? .plausible : verdict
+        }
+    }
+
+    /// An accepted training result's norm joins the run's recent ones.
+    nonisolated public func normAccepted(run: Int, norm: Double) {
+        normMonitors.withLock { $0[run, default: GradientNormMonitor(maximumRatio: settings.maxNormRatio)].accepted(norm: norm) }
+    }
 }

@@ -17,6 +17,9 @@ public struct CoordinatorSettings: Sendable {
     /// (a straggler), so idle workers near the end of a step do not redo
     /// units that are about to come back.
     public var backupAfterSeconds: Double = 10
+    /// A training result whose gradient's L2 norm is more than this many times
+    /// the median of the run's recent accepted results is rejected (0: off).
+    public var maxNormRatio: Double = 10
     /// Full checkpoint (parameters + optimizer state) every this many steps,
     /// for runs whose run.yaml sets no `checkpoint_interval`.
     public var checkpointEvery: Int = 25
@@ -49,6 +52,8 @@ public actor Coordinator {
     let backend: CPUBackend
     var engines: [Int: RunEngine] = [:]
     let infoCache = Mutex<[Int: RunInfo]>([:])
+    /// Per run, the recent accepted gradient norms the norm check judges by (this process's view).
+    let normMonitors = Mutex<[Int: GradientNormMonitor]>([:])
     var ticking = false
     /// Set while the schema may be missing (migrations run at start-up).
     public private(set) var housekeepingPaused = false
