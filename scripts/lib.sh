@@ -79,16 +79,25 @@ seed: 1337
 YAML
 }
 
-# koinon_stop PID...: stops the processes last to first (workers before the
-# coordinator they would otherwise keep retrying to reach with a unit in
-# hand), each with SIGTERM, then SIGKILL if it has not exited after 30 s.
+# koinon_stop COORDINATOR_PID [WORKER_PID...]: stops the workers first,
+# together (each finishes or gives back its unit, which needs the
+# coordinator), then the coordinator; SIGTERM, then SIGKILL after 30 s.
 koinon_stop() {
-    local pids=("$@") i p
-    for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
-        p=${pids[i]}
-        kill -TERM "$p" 2>/dev/null || continue
-        for _ in $(seq 1 300); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$p" 2>/dev/null || true
-        wait "$p" 2>/dev/null || true
+    [ $# -gt 0 ] || return 0
+    local coordinator=$1 p
+    shift
+    koinon_stop_together "$@"
+    koinon_stop_together "$coordinator"
+}
+
+koinon_stop_together() {
+    local p alive
+    for p in "$@"; do kill -TERM "$p" 2>/dev/null || true; done
+    for _ in $(seq 1 300); do
+        alive=0
+        for p in "$@"; do kill -0 "$p" 2>/dev/null && alive=1; done
+        [ "$alive" -eq 0 ] && break
+        sleep 0.1
     done
+    for p in "$@"; do kill -KILL "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
 }

@@ -136,6 +136,8 @@ public struct RunConfig: Sendable, Equatable, Codable {
         try require(batch.globalSequences > 0 && batch.globalSequences % batch.sequencesPerUnit == 0,
                     "batch.global_sequences", "must be a positive multiple of sequences_per_unit (\(batch.sequencesPerUnit))")
         try require(steps > 0, "steps", "must be positive")
+        try require(eval.sequences >= batch.sequencesPerUnit, "eval.sequences",
+                    "must be at least batch.sequences_per_unit (\(batch.sequencesPerUnit)): evaluations run in units of that many windows")
         try require(optimizer.learningRate > 0, "optimizer.learning_rate", "must be positive")
         try require(optimizer.minLearningRate >= 0 && optimizer.minLearningRate <= optimizer.learningRate,
                     "optimizer.min_learning_rate", "must be between 0 and learning_rate")

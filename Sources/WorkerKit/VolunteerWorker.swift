@@ -210,7 +210,9 @@ public final class VolunteerWorker: @unchecked Sendable {
             // One unit this worker cannot compute (a pruned version, a bad assignment) does not end
             // the worker: the unit goes back, and after a pause the worker asks for other work.
             logger.error("\(WorkerMessages.unitFailed(label, error: error))")
+            heartbeat.cancel()  // the lease is given back: no heartbeat may report it lost
             try? await client.release(a.leaseID)
+            progress.update { $0.unit = nil }
             try await Task.sleep(for: .seconds(options.failurePause))
         }
     }

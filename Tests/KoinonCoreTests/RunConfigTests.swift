@@ -43,6 +43,9 @@ import Testing
 
     @Test func errorsNameTheField() {
         #expect(error { $0.replacingOccurrences(of: "sequences_per_unit: 4", with: "sequences_per_unit: 5") }?.field == "batch.global_sequences")
+        // Evaluations run in units of sequences_per_unit windows: fewer windows would silently evaluate nothing.
+        #expect(error { $0.replacingOccurrences(of: "interval: 250", with: "interval: 250\n  sequences: 3") }?.field == "eval.sequences")
+        #expect(error { $0.replacingOccurrences(of: "interval: 250", with: "interval: 250\n  sequences: 4") } == nil)
         #expect(error { $0.replacingOccurrences(of: "preset: char-small", with: "preset: huge") }?.field == "model.preset")
         #expect(error { $0.replacingOccurrences(of: "steps: 2000", with: "steps: many") }?.field == "steps")
         #expect(error { $0.replacingOccurrences(of: "dataset: data/shakespeare\n", with: "") }?.field == "dataset")

@@ -106,6 +106,11 @@ public struct StatusRepository: Sendable {
             """)
     }
 
+    /// Evaluations not yet recorded (steps with `evaluation_pending`), by run.
+    public func pendingEvaluations() async throws -> [Int: Int] {
+        try await countsByRun("SELECT run_id, count(*) FROM steps WHERE evaluation_pending GROUP BY run_id")
+    }
+
     /// Per run: accepted (applied) results, superseded copies and the units they were copies of, rejections by reason.
     public func verification() async throws -> [Int: VerificationStatus] {
         var out: [Int: VerificationStatus] = [:]

@@ -12,7 +12,7 @@ extension StepRepository {
         let tokens = contributions.map(\.tokens), flops = contributions.map(\.flops)
         // Worker rows are locked in id order, as "last seen" does (WorkerSessions): two
         // coordinator processes updating the same workers cannot deadlock.
-        try await conn.query("SELECT 1 FROM workers WHERE id = ANY(\(workers)) ORDER BY id FOR UPDATE", logger: logger)
+        try await conn.query("SELECT 1 FROM workers WHERE id = ANY(\(workers)) ORDER BY id FOR NO KEY UPDATE", logger: logger)
         try await conn.query("""
             INSERT INTO contributions AS c (run_id, worker_id, units, tokens, credit_flops)
             SELECT \(run), w, u, t, f FROM unnest(\(workers)::uuid[], \(units)::int[], \(tokens)::bigint[], \(flops)::float8[]) AS x(w, u, t, f)

@@ -57,7 +57,7 @@ extension WorkerRepository {
     func markSeen(_ ids: [UUID]) async throws {
         try await db.query("""
             UPDATE workers w SET last_seen_at = now()
-            FROM (SELECT id FROM workers WHERE id = ANY(\(ids)) ORDER BY id FOR UPDATE) locked WHERE w.id = locked.id
+            FROM (SELECT id FROM workers WHERE id = ANY(\(ids)) ORDER BY id FOR NO KEY UPDATE) locked WHERE w.id = locked.id
             """, logger: logger)
     }
 }

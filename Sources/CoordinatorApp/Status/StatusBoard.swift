@@ -25,6 +25,8 @@ public final class StatusBoard: Sendable {
     /// Each run's applied steps as last read: a refresh reads only the steps
     /// applied since, and the (few) evaluated ones, not a long run's whole history.
     private let stepCache = Mutex<[Int: [StatusRepository.StepRow]]>([:])
+    /// Finished runs whose every evaluation is recorded: their cached steps are final.
+    private let settled = Mutex<Set<Int>>([])
 
     public init(repository: StatusRepository, activity: WorkerActivity, logger: Logger) {
         self.repository = repository
@@ -70,9 +72,10 @@ public final class StatusBoard: Sendable {
         let evaluations = try await r.evaluationUnitsOutstanding()
         let verification = try await r.verification()
         let contributors = try await r.topContributors()
+        let pending = try await r.pendingEvaluations()
         var runs: [RunStatus] = []
         for run in try await r.runs() {
-            let steps = try await appliedSteps(run: run.id)
+            let steps = try await appliedSteps(run: run.id, final: run.state == "finished" && pending[run.id] == nil)
             let (train, validation) = RunProgress.curves(steps)
             runs.append(RunStatus(
                 runID: run.id, name: run.name, state: RunState(rawValue: run.state) ?? .active, step: run.currentStep,
@@ -96,8 +99,11 @@ public final class StatusBoard: Sendable {
     }
 
     /// A run's applied steps: the cached ones, the steps applied since, and
-    /// the validation losses recorded since (evaluations finish after their step).
-    func appliedSteps(run: Int) async throws -> [StatusRepository.StepRow] {
+    /// the validation losses recorded since (evaluations finish after their
+    /// step). `final`: the run has finished and no evaluation is pending (as
+    /// read before this call), so one more read makes the cache final.
+    func appliedSteps(run: Int, final: Bool) async throws -> [StatusRepository.StepRow] {
+        if settled.withLock({ $0.contains(run) }), let steps = stepCache.withLock({ $0[run] }) { return steps }
         var steps = stepCache.withLock { $0[run] } ?? []
         steps += try await repository.appliedSteps(run: run, after: steps.last?.step ?? -1)
         let first = steps.first?.step ?? 0
@@ -106,6 +112,7 @@ public final class StatusBoard: Sendable {
             if steps.indices.contains(i), steps[i].step == validated.step { steps[i].validationLoss = validated.validationLoss }
         }
         stepCache.withLock { $0[run] = steps }
+        if final { settled.withLock { _ = $0.insert(run) } }
         return steps
     }
 }

@@ -241,14 +241,19 @@ public actor Coordinator {
         lastApplied[run] = now
     }
 
-    /// Records the validation loss of every evaluation whose units are all in.
+    /// Records the validation loss of every evaluation whose units are all in
+    /// (one failing, and logging why, does not hold the others back).
     func recordCompleteEvaluations() async throws {
         for (run, version) in try await steps.completeEvaluations() {
-            let info = try await runInfo(run)
-            if let loss = try await steps.recordEvaluation(run: run, version: version,
-                                                           flopsPerToken: info.evaluationFLOPsPerToken) {
-                logger.info("\(String(format: "run %d version %d: validation %.4f", run, version, loss))")
-                try await pruneEvaluated(run: run, version: version)
+            do {
+                let info = try await runInfo(run)
+                if let loss = try await steps.recordEvaluation(run: run, version: version,
+                                                               flopsPerToken: info.evaluationFLOPsPerToken) {
+                    logger.info("\(String(format: "run %d version %d: validation %.4f", run, version, loss))")
+                    try await pruneEvaluated(run: run, version: version)
+                }
+            } catch {
+                logger.error("run \(run): recording the evaluation of version \(version) failed (retried at the next tick): \(error)")
             }
         }
     }
