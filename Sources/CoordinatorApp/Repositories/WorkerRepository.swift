@@ -28,17 +28,4 @@ public struct WorkerRepository: Sendable {
             """, logger: logger)
         return (id, token)
     }
-
-    /// Workers seen in the last `seconds`, with their accepted units and active leases.
-    public func recent(seconds: Double) async throws -> [(id: UUID, name: String, backend: String, lastSeen: Date, accepted: Int, active: Int)] {
-        let rows = try await db.query("""
-            SELECT w.id, w.name, w.backend, w.last_seen_at,
-                   (SELECT count(*) FROM results r WHERE r.worker_id = w.id AND r.status = 'accepted'),
-                   (SELECT count(*) FROM leases l WHERE l.worker_id = w.id AND l.state = 'active')
-            FROM workers w WHERE w.last_seen_at > now() - make_interval(secs => \(seconds)) ORDER BY w.name
-            """, logger: logger)
-        var out: [(UUID, String, String, Date, Int, Int)] = []
-        for try await row in rows.decode((UUID, String, String, Date, Int, Int).self) { out.append(row) }
-        return out
-    }
 }

@@ -90,7 +90,7 @@ extension Coordinator {
     /// that another worker reproduced for the same unit is plausible).
     nonisolated public func normVerdict(run: Int, step: Int, unit: Int, worker: UUID, norm: Double) -> GradientNormMonitor.Verdict {
         normMonitors.withLock { monitors in
-            var monitor = monitors[run] ?? GradientNormMonitor(maximumRatio: settings.maxNormRatio)
+            var monitor = monitors[run] ?? newNormMonitor()
             defer { monitors[run] = monitor }
             let verdict = monitor.verdict(norm: norm)
             guard case .outlier = verdict else { return verdict }
@@ -101,6 +101,8 @@ extension Coordinator {
 
     /// An accepted training result's norm joins the run's recent ones.
     nonisolated public func normAccepted(run: Int, norm: Double) {
-        normMonitors.withLock { $0[run, default: GradientNormMonitor(maximumRatio: settings.maxNormRatio)].accepted(norm: norm) }
+        normMonitors.withLock { $0[run, default: newNormMonitor()].accepted(norm: norm) }
     }
+
+    nonisolated private func newNormMonitor() -> GradientNormMonitor { GradientNormMonitor(maximumRatio: settings.maxNormRatio) }
 }
