@@ -9,12 +9,16 @@ public struct RegisterWorkerRequest: Codable, Hashable, Sendable {
     public var threads: Int
     /// The worker's software version, so the coordinator can refuse an incompatible one.
     public var version: String
+    /// Who runs the worker (`--owner`): replicas of a unit go to workers of
+    /// different owners. Absent: the worker stands for itself.
+    public var owner: String?
 
-    public init(name: String, backend: String, threads: Int, version: String) {
+    public init(name: String, backend: String, threads: Int, version: String, owner: String? = nil) {
         self.name = name
         self.backend = backend
         self.threads = threads
         self.version = version
+        self.owner = owner
     }
 
     enum CodingKeys: String, CodingKey {
@@ -22,6 +26,7 @@ public struct RegisterWorkerRequest: Codable, Hashable, Sendable {
         case backend
         case threads
         case version
+        case owner
     }
 }
 

@@ -25,6 +25,8 @@ public final class VolunteerWorker: @unchecked Sendable {
         public var announceRuns = true
         /// After this long without work (other than "no active run", said at once), say so once.
         public var quietWaitSeconds: Double = 60
+        /// Who runs this worker (`--owner`), sent at registration.
+        public var owner: String?
         public init(name: String, threads: Int?, cacheDirectory: URL, maxUnits: Int?,
                     cacheLimitBytes: Int64 = 10 * ByteSize.gibibyte) {
             self.name = name
@@ -147,7 +149,8 @@ public final class VolunteerWorker: @unchecked Sendable {
         }
         progress.update { $0.idle = "registering" }
         let r = try await client.register(RegisterWorkerRequest(name: options.name, backend: backend.summary,
-                                                                threads: backend.threads, version: WorkerVersion.current))
+                                                                threads: backend.threads, version: WorkerVersion.current,
+                                                                owner: options.owner))
         client.setToken(r.token)
         try r.token.write(to: file, atomically: true, encoding: .utf8)
         try? r.workerID.uuidString.lowercased().write(to: idFile, atomically: true, encoding: .utf8)

@@ -1,0 +1,108 @@
+import Foundation
+import Hummingbird
+import KoinonCore
+import Wire
+
+extension CoordinatorRoutes {
+    @Sendable func submit(_ request: Request, context: CoordinatorContext) async throws -> Response {
+        let worker = try context.worker()
+        let lease = try Self.leaseID(context)
+        guard let unit = try await coordinator.leases.leasedUnit(lease) else {
+            return try Self.refused(.notFound, "unknown_lease", "no such lease")
+        }
+        // A result that fails a check is recorded with its reason and told to the worker.
+        func rejected(_ status: HTTPResponse.Status, _ reason: ReasonCode, _ message: String) async throws -> Response {
+            try await coordinator.leases.recordRejection(worker: worker, lease: lease, unit: unit, reason: reason.rawValue,
+                                                         message: message)
+            CoordinatorMetrics.rejected(reason: reason.rawValue)
+            return try WireResponse.json(SubmitResultResponse(status: .rejected, reason: reason, message: message), status: status)
+        }
+        let metadata: ResultMetadata
+        do {
+            metadata = try ResultMetadata { name in request.headers.first { $0.name.canonicalName == name.lowercased() }?.value }
+        } catch {
+            return try await rejected(.badRequest, "invalid_metadata", error.description)
+        }
+        guard metadata.leaseID == lease else { return try await rejected(.badRequest, "invalid_metadata", "Koinon-Lease-ID differs from the path") }
+        let info = try await coordinator.runInfo(unit.run)
+        // An evaluation unit hands in its loss only: an empty tensor.
+        let elements = unit.isEvaluation ? 0 : info.parameterCount
+        var request = request
+        let limit = TensorPayload.encodedByteCount(elementCount: elements, dtype: .float32)
+        let body: ByteBuffer
+        do { body = try await request.collectBody(upTo: limit) } catch {
+            return try await rejected(.contentTooLarge, "payload_too_large", "a result for this unit is at most \(limit) bytes")
+        }
+        let data = Data(buffer: body)
+        let sha = BlobStore.sha256(data)
+        guard sha == metadata.payloadSHA256 else {
+            return try await rejected(.unprocessableContent, "invalid_result", "the body's SHA-256 is not Koinon-Payload-SHA256 (corrupted upload?)")
+        }
+        let payload: TensorPayload
+        do { payload = try TensorPayload(decoding: data, expectedElementCount: elements) } catch {
+            return try await rejected(.unprocessableContent, "invalid_result", "\(error)")
+        }
+        guard payload.values.allSatisfy(\.isFinite) else {
+            return try await rejected(.unprocessableContent, "invalid_result", "the gradient has NaN or infinite values")
+        }
+        // The coordinator knows how many tokens a unit has: credit and the validation mean are weighted by it.
+        let tokens = info.sequencesPerUnit * info.sequenceLength
+        guard metadata.tokenCount == tokens else {
+            return try await rejected(.unprocessableContent, "invalid_result", "a unit of this run has \(tokens) tokens, not \(metadata.tokenCount)")
+        }
+        guard metadata.loss.isFinite, (0...Self.maximumLoss).contains(metadata.loss) else {
+            return try await rejected(.unprocessableContent, "invalid_result",
+                                      "the loss must be a cross-entropy between 0 and \(Int(Self.maximumLoss)), not \(metadata.loss)")
+        }
+        let norm = unit.isEvaluation ? 0 : Self.l2Norm(payload.values)
+        if !unit.isEvaluation,
+           case .outlier(let median) = coordinator.normVerdict(run: unit.run, step: unit.step, unit: unit.unit, worker: worker, norm: norm) {
+            return try await rejected(.unprocessableContent, "gradient_norm_outlier", String(
+                format: "the gradient's L2 norm %.4g is more than %g times the median %.4g of this run's recent results",
+                norm, coordinator.settings.maxNormRatio, median))
+        }
+        try coordinator.blobs.put(data, sha256: sha)
+        let outcome = try await coordinator.leases.submit(lease: lease, worker: worker, payload: sha, loss: metadata.loss,
+                                                          tokens: metadata.tokenCount)
+        if case .accepted = outcome, !unit.isEvaluation { coordinator.normAccepted(run: unit.run, norm: norm) }
+        return try await answer(outcome, worker: worker, tokens: metadata.tokenCount, rejected: rejected)
+    }
+
+    static func l2Norm(_ values: [Float]) -> Double {
+        var sum = 0.0
+        for v in values { sum += Double(v) * Double(v) }
+        return sum.squareRoot()
+    }
+
+    /// A cross-entropy above this is not a loss a unit can report (ln of the
+    /// largest vocabulary is about 12; a diverging run stays far below).
+    static let maximumLoss = 1000.0
+
+    /// The answer to a recorded submission.
+    func answer(_ outcome: SubmitOutcome, worker: UUID, tokens: Int,
+                rejected: (HTTPResponse.Status, ReasonCode, String) async throws -> Response) async throws -> Response {
+        switch outcome {
+        case .accepted(let complete):
+            if complete { coordinator.stepCompleted() }
+            coordinator.activity.record(worker: worker, tokens: tokens)
+            CoordinatorMetrics.resultReceived(outcome: "accepted")
+            return try WireResponse.json(SubmitResultResponse(status: .accepted))
+        case .superseded:
+            CoordinatorMetrics.resultReceived(outcome: "superseded")
+            return try WireResponse.json(SubmitResultResponse(status: .superseded, reason: .superseded,
+                                                              message: "another copy of this unit was accepted first"))
+        case .conflict:
+            return try await rejected(.conflict, .conflictingResult, "this lease already submitted a different result")
+        case .unknownLease: return try Self.refused(.notFound, "unknown_lease", "no such lease")
+        case .foreignLease: return try Self.refused(.conflict, "foreign_lease", "this lease belongs to another worker")
+        case .leaseNotActive(let state):
+            let (status, reason, message) = Self.stop(.leaseNotActive(state: state))
+            return try Self.refused(status, reason, message)
+        }
+    }
+
+    /// A submission refused for its lease, not its content (not a verification rejection).
+    static func refused(_ status: HTTPResponse.Status, _ reason: ReasonCode, _ message: String) throws -> Response {
+        try WireResponse.json(SubmitResultResponse(status: .rejected, reason: reason, message: message), status: status)
+    }
+}
