@@ -98,15 +98,29 @@ public struct SubmitResultResponse: Codable, Hashable, Sendable {
     /// Set unless `accepted`.
     public var reason: ReasonCode?
     public var message: String?
+    /// For an accepted training result: whether another worker's copy has
+    /// checked it yet (credit comes once it is verified and applied).
+    public var verification: Verification?
 
-    public init(status: SubmitStatus, reason: ReasonCode? = nil, message: String? = nil) {
+    public enum Verification: String, Codable, Hashable, Sendable {
+        /// Accepted as it came (the worker's trust drew no replica).
+        case unreplicated
+        /// Waiting for another worker's copy of the unit.
+        case pending
+        /// Another worker's copy agreed.
+        case verified
+    }
+
+    public init(status: SubmitStatus, reason: ReasonCode? = nil, message: String? = nil, verification: Verification? = nil) {
         self.status = status
         self.reason = reason
         self.message = message
+        self.verification = verification
     }
 
     enum CodingKeys: String, CodingKey {
         case status
+        case verification
         case reason
         case message
     }

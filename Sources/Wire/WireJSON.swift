@@ -53,6 +53,11 @@ public struct ReasonCode: RawRepresentable, Hashable, Sendable, Codable, Express
     public static let conflictingResult: ReasonCode = "conflicting_result"
     public static let invalidResult: ReasonCode = "invalid_result"
     public static let superseded: ReasonCode = "superseded"
+    // Trust (DESIGN §4).
+    public static let replicaMismatch: ReasonCode = "replica_mismatch"
+    public static let replayedResult: ReasonCode = "replayed_result"
+    public static let workerBanned: ReasonCode = "worker_banned"
+    public static let workerQuarantined: ReasonCode = "worker_quarantined"
     // Why a lease request found no work.
     public static let unitsOutstanding: ReasonCode = "units_outstanding"
     public static let stepComplete: ReasonCode = "step_complete"

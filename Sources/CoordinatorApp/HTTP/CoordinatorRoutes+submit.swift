@@ -10,11 +10,16 @@ extension CoordinatorRoutes {
         guard let unit = try await coordinator.leases.leasedUnit(lease) else {
             return try Self.refused(.notFound, "unknown_lease", "no such lease")
         }
-        // A result that fails a check is recorded with its reason and told to the worker.
+        guard let standing = try await coordinator.trust.standing(worker) else {
+            return try Self.refused(.unauthorized, "unauthorized", "unknown worker; register again")
+        }
+        if let (reason, message) = Self.refusal(standing, policy: coordinator.settings.trust) {
+            return try Self.refused(.forbidden, reason, message)
+        }
+        // A result that fails a check is recorded with its reason (a strike for its worker) and told to the worker.
         func rejected(_ status: HTTPResponse.Status, _ reason: ReasonCode, _ message: String) async throws -> Response {
-            try await coordinator.leases.recordRejection(worker: worker, lease: lease, unit: unit, reason: reason.rawValue,
-                                                         message: message)
-            CoordinatorMetrics.rejected(reason: reason.rawValue)
+            try await coordinator.reject(worker: worker, lease: lease, run: unit.run, step: unit.step, unit: unit.unit,
+                                         reason: reason.rawValue, message: message)
             return try WireResponse.json(SubmitResultResponse(status: .rejected, reason: reason, message: message), status: status)
         }
         let metadata: ResultMetadata
@@ -30,7 +35,7 @@ extension CoordinatorRoutes {
         var request = request
         let limit = TensorPayload.encodedByteCount(elementCount: elements, dtype: .float32)
         let body: ByteBuffer
-        do { body = try await request.collectBody(upTo: limit) } catch {
+        do { body = try await request.collectBody(upTo: limit) } catch let error as UploadTimedOut { throw error } catch {
             return try await rejected(.contentTooLarge, "payload_too_large", "a result for this unit is at most \(limit) bytes")
         }
         let data = Data(buffer: body)
@@ -62,10 +67,58 @@ extension CoordinatorRoutes {
                 norm, coordinator.settings.maxNormRatio, median))
         }
         try coordinator.blobs.put(data, sha256: sha)
+        // Evaluation units are not replicated: a wrong one moves a reported figure, never the parameters.
+        let replicate = !unit.isEvaluation && coordinator.drawsReplica(standing)
         let outcome = try await coordinator.leases.submit(lease: lease, worker: worker, payload: sha, loss: metadata.loss,
-                                                          tokens: metadata.tokenCount)
+                                                          tokens: metadata.tokenCount, replicate: replicate,
+                                                          distinctAddresses: coordinator.settings.replicasFromDistinctAddresses)
         if case .accepted = outcome, !unit.isEvaluation { coordinator.normAccepted(run: unit.run, norm: norm) }
-        return try await answer(outcome, worker: worker, tokens: metadata.tokenCount, rejected: rejected)
+        if case .compare = outcome {
+            let settlement = try await coordinator.settle(run: unit.run, step: unit.step, unit: unit.unit)
+            return try copyAnswer(settlement.verdicts[lease] ?? .settled, worker: worker, tokens: metadata.tokenCount)
+        }
+        return try await answer(outcome, worker: worker, tokens: metadata.tokenCount,
+                                verification: unit.isEvaluation ? nil : .unreplicated, rejected: rejected)
+    }
+
+    /// Why a worker may not work now (banned, quarantined): a 403's reason and message; nil if it may.
+    static func refusal(_ standing: WorkerStanding, policy: TrustPolicy) -> (ReasonCode, String)? {
+        switch standing.trust.state(at: Date(), policy: policy) {
+        case .banned:
+            return (.workerBanned, "this worker is banned: \(standing.trust.banReason ?? "by the operator")")
+        case .quarantined:
+            let until = standing.trust.quarantinedUntil.map { WireTimestamp.string(from: $0) } ?? "later"
+            return (.workerQuarantined, "too many of this worker's results were wrong or rejected; it may work again after \(until)")
+        case .probation, .trusted:
+            return nil
+        }
+    }
+
+    /// The answer to a copy of a replicated unit, once the copies are compared.
+    func copyAnswer(_ verdict: CopyVerdict, worker: UUID, tokens: Int) throws -> Response {
+        switch verdict {
+        case .verified:
+            coordinator.activity.record(worker: worker, tokens: tokens)
+            CoordinatorMetrics.resultReceived(outcome: "accepted")
+            return try WireResponse.json(SubmitResultResponse(status: .accepted, verification: .verified))
+        case .pending:
+            CoordinatorMetrics.resultReceived(outcome: "pending")
+            return try WireResponse.json(SubmitResultResponse(
+                status: .accepted, message: "the copies of this unit disagree so far; another copy will decide",
+                verification: .pending))
+        case .wrong(let message):
+            return try WireResponse.json(SubmitResultResponse(status: .rejected, reason: .replicaMismatch, message: message),
+                                         status: .unprocessableContent)
+        case .setAside:
+            CoordinatorMetrics.resultReceived(outcome: "superseded")
+            return try WireResponse.json(SubmitResultResponse(
+                status: .superseded, reason: .superseded,
+                message: "the copies of this unit did not agree; it will be computed afresh"))
+        case .settled:
+            CoordinatorMetrics.resultReceived(outcome: "superseded")
+            return try WireResponse.json(SubmitResultResponse(status: .superseded, reason: .superseded,
+                                                              message: "the unit was settled by other copies"))
+        }
     }
 
     static func l2Norm(_ values: [Float]) -> Double {
@@ -79,14 +132,25 @@ extension CoordinatorRoutes {
     static let maximumLoss = 1000.0
 
     /// The answer to a recorded submission.
-    func answer(_ outcome: SubmitOutcome, worker: UUID, tokens: Int,
+    func answer(_ outcome: SubmitOutcome, worker: UUID, tokens: Int, verification: SubmitResultResponse.Verification?,
                 rejected: (HTTPResponse.Status, ReasonCode, String) async throws -> Response) async throws -> Response {
         switch outcome {
         case .accepted(let complete):
             if complete { coordinator.stepCompleted() }
             coordinator.activity.record(worker: worker, tokens: tokens)
             CoordinatorMetrics.resultReceived(outcome: "accepted")
-            return try WireResponse.json(SubmitResultResponse(status: .accepted))
+            return try WireResponse.json(SubmitResultResponse(status: .accepted, verification: verification))
+        case .provisional, .compare:
+            CoordinatorMetrics.resultReceived(outcome: "pending")
+            return try WireResponse.json(SubmitResultResponse(
+                status: .accepted, message: "another worker will compute this unit too, to verify it", verification: .pending))
+        case .replayed:
+            return try await rejected(.unprocessableContent, .replayedResult, "this gradient is another unit's result")
+        case .dropped:
+            return try Self.refused(.conflict, "result_dropped",
+                                    "this result was set aside before its step was applied (see the worker's rejections)")
+        case .foundWrong:
+            return try Self.refused(.unprocessableContent, .replicaMismatch, "other copies of this unit outvoted this result")
         case .superseded:
             CoordinatorMetrics.resultReceived(outcome: "superseded")
             return try WireResponse.json(SubmitResultResponse(status: .superseded, reason: .superseded,

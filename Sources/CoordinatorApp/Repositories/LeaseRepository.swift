@@ -35,6 +35,16 @@ public enum SubmitOutcome: Sendable, Equatable {
     case foreignLease
     /// The lease expired or was released before the result came.
     case leaseNotActive(state: String)
+    /// Recorded as a copy waiting for a replica from another worker (the worker's trust drew one).
+    case provisional
+    /// A copy of a unit already waiting for verification: the caller compares the copies.
+    case compare
+    /// The payload is another unit's result.
+    case replayed
+    /// Submitted before, and since set aside (its worker found wrong, or its unit's copies disagreed).
+    case dropped
+    /// Submitted before, and since outvoted by the unit's other copies.
+    case foundWrong
 }
 
 /// Why a heartbeat did not extend its lease.
@@ -61,8 +71,10 @@ public struct LeaseRepository: Sendable {
     /// (fewer than `maxCopies` active leases, none held by this worker).
     /// Then, for a worker that computes them, the oldest pending evaluation unit.
     public func claim(worker: UUID, leaseSeconds: Double, maxCopies: Int, backupAfterSeconds: Double = 0,
-                      evaluation: Bool = false) async throws -> LeaseGrant? {
+                      evaluation: Bool = false, distinctAddresses: Bool = true) async throws -> LeaseGrant? {
         if let grant = try await claimPending(worker: worker, leaseSeconds: leaseSeconds) { return grant }
+        if let grant = try await claimReplica(worker: worker, leaseSeconds: leaseSeconds,
+                                              distinctAddresses: distinctAddresses) { return grant }
         if let grant = try await claimBackup(worker: worker, leaseSeconds: leaseSeconds, maxCopies: maxCopies,
                                              minimumLeaseAge: backupAfterSeconds) { return grant }
         return evaluation ? try await claimEvaluation(worker: worker, leaseSeconds: leaseSeconds) : nil
@@ -74,6 +86,46 @@ public struct LeaseRepository: Sendable {
         let id = UUID()
         let rows = try await db.execute(ClaimPendingUnit(lease: id, worker: worker, leaseSeconds: leaseSeconds), logger: logger)
         for try await (run, step, unit, deadline, sha) in rows {
+            return LeaseGrant(leaseID: id, runID: run, step: step, unit: unit, isBackup: false, deadline: deadline,
+                              parametersSHA256: sha)
+        }
+        return nil
+    }
+
+    /// A copy of a unit waiting for verification, for a worker independent of
+    /// every copy so far (another worker, owner and, with
+    /// `distinctAddresses`, address), while fewer copies than it needs are in
+    /// or out.
+    func claimReplica(worker: UUID, leaseSeconds: Double, distinctAddresses: Bool) async throws -> LeaseGrant? {
+        let id = UUID()
+        let rows = try await db.query("""
+            WITH me AS (
+                SELECT w.id, w.owner, w.address FROM workers w WHERE w.id = \(worker) AND w.ban_reason IS NULL
+                  AND (w.quarantined_until IS NULL OR w.quarantined_until <= now())),
+            target AS (
+                SELECT u.run_id, u.step, u.unit
+                FROM runs r JOIN units u ON u.run_id = r.id AND u.step = r.current_step AND u.state = 'verifying', me
+                WHERE r.state = 'active'
+                  AND (SELECT count(*) FROM results x WHERE x.run_id = u.run_id AND x.step = u.step AND x.unit = u.unit
+                       AND x.status = 'provisional')
+                    + (SELECT count(*) FROM leases l WHERE l.run_id = u.run_id AND l.step = u.step AND l.unit = u.unit
+                       AND l.state = 'active' AND l.deadline >= now()) < u.copies_needed
+                  AND NOT EXISTS (SELECT 1 FROM results x JOIN workers a ON a.id = x.worker_id
+                                  WHERE x.run_id = u.run_id AND x.step = u.step AND x.unit = u.unit AND x.status = 'provisional'
+                                    AND (x.worker_id = me.id OR (a.owner <> '' AND a.owner = me.owner)
+                                         OR (\(distinctAddresses) AND a.address = me.address)))
+                  AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.run_id = u.run_id AND l.step = u.step AND l.unit = u.unit
+                                  AND l.state = 'active' AND l.worker_id = me.id)
+                ORDER BY u.run_id, u.step, u.unit
+                LIMIT 1 FOR UPDATE OF u SKIP LOCKED),
+            lease AS (
+                INSERT INTO leases (id, run_id, step, unit, worker_id, is_backup, deadline)
+                SELECT \(id), run_id, step, unit, \(worker), false, now() + make_interval(secs => \(leaseSeconds)) FROM target
+                RETURNING run_id, step, unit, deadline)
+            SELECT l.run_id, l.step, l.unit, l.deadline, p.parameters_sha256
+            FROM lease l JOIN parameter_versions p ON p.run_id = l.run_id AND p.version = l.step
+            """, logger: logger)
+        for try await (run, step, unit, deadline, sha) in rows.decode((Int, Int, Int, Date, String).self) {
             return LeaseGrant(leaseID: id, runID: run, step: step, unit: unit, isBackup: false, deadline: deadline,
                               parametersSHA256: sha)
         }
@@ -99,17 +151,6 @@ public struct LeaseRepository: Sendable {
         return nil
     }
 
-    /// Records a result turned away by verification, and resets the
-    /// worker's run of valid results.
-    public func recordRejection(worker: UUID, lease: UUID, unit: LeasedUnit, reason: String, message: String) async throws {
-        try await db.query("""
-            WITH r AS (
-                INSERT INTO rejections (worker_id, lease_id, run_id, step, unit, reason, message)
-                VALUES (\(worker), \(lease), \(unit.run), \(unit.step), \(unit.unit), \(reason), \(message)))
-            UPDATE workers SET rejected_results = rejected_results + 1, consecutive_valid = 0 WHERE id = \(worker)
-            """, logger: logger)
-    }
-
     /// When nothing is pending: a backup copy of the outstanding unit whose
     /// oldest lease is oldest, once that lease is `minimumLeaseAge` seconds
     /// old (a straggler, not a unit about to come back), with fewer than
@@ -127,6 +168,8 @@ public struct LeaseRepository: Sendable {
                              bool_or(l.worker_id = \(worker)) AS mine
                       FROM leases l WHERE l.state = 'active' GROUP BY l.run_id, l.step, l.unit) o
                 JOIN runs r ON r.id = o.run_id AND r.state = 'active' AND r.current_step = o.step
+                JOIN workers me ON me.id = \(worker) AND me.ban_reason IS NULL
+                                   AND (me.quarantined_until IS NULL OR me.quarantined_until <= now())
                 JOIN units u ON u.run_id = o.run_id AND u.step = o.step AND u.unit = o.unit
                 WHERE u.state = 'leased' AND u.kind = 'train' AND NOT o.mine AND o.copies < \(maxCopies)
                   AND o.oldest <= now() - make_interval(secs => \(minimumLeaseAge))
@@ -231,13 +274,22 @@ public struct LeaseRepository: Sendable {
     /// blob store. The first result for a unit wins; the same submission
     /// again gets the same answer. One statement (`koinon_submit`, migration
     /// 0002): one round trip and one commit.
-    public func submit(lease: UUID, worker: UUID, payload: String, loss: Double, tokens: Int) async throws -> SubmitOutcome {
+    /// With `replicate`, a first copy waits for a replica from another worker
+    /// (independent of it, and at another address with `distinctAddresses`).
+    public func submit(lease: UUID, worker: UUID, payload: String, loss: Double, tokens: Int, replicate: Bool = false,
+                       distinctAddresses: Bool = true) async throws -> SubmitOutcome {
         let rows = try await db.execute(SubmitResult(lease: lease, worker: worker, payloadSHA256: payload, loss: loss,
-                                                     tokens: tokens), logger: logger)
+                                                     tokens: tokens, replicate: replicate, distinctAddresses: distinctAddresses),
+                                        logger: logger)
         for try await (outcome, detail, complete) in rows {
             switch outcome {
-            case "accepted": return .accepted(stepComplete: complete)
+            case "accepted", "replica": return .accepted(stepComplete: complete)
             case "superseded": return .superseded
+            case "provisional": return .provisional
+            case "compare": return .compare
+            case "replayed": return .replayed
+            case "dropped": return .dropped
+            case "rejected": return .foundWrong
             case "conflict": return .conflict
             case "unknown_lease": return .unknownLease
             case "foreign_lease": return .foreignLease

@@ -14,12 +14,17 @@ struct ClaimPendingUnit: PostgresPreparedStatement {
             -- sorted afterwards reads every pending unit of the step: 3.5 ms at
             -- 4,000 units instead of 0.2 ms).
             SELECT t.run_id, t.step, t.unit
-            FROM (SELECT id, current_step FROM runs WHERE state = 'active' ORDER BY id) r,
+            FROM (SELECT id, current_step FROM runs WHERE state = 'active' AND \(workerMayWork) ORDER BY id) r,
             LATERAL (SELECT u.run_id, u.step, u.unit FROM units u
                      WHERE u.run_id = r.id AND u.step = r.current_step AND u.state = 'pending' AND u.kind = 'train'
                      ORDER BY u.unit LIMIT 1 FOR UPDATE SKIP LOCKED) t
             LIMIT 1),
         """ + leaseTarget
+    /// Worker $2 is neither banned nor quarantined (WorkerTrust.mayWork, in SQL so a claim stays one statement).
+    static let workerMayWork = """
+        EXISTS (SELECT 1 FROM workers w WHERE w.id = $2 AND w.ban_reason IS NULL
+                AND (w.quarantined_until IS NULL OR w.quarantined_until <= now()))
+        """
     /// Leases the unit in `target` to worker $2 as lease $1 for $3 seconds,
     /// answering what the assignment needs.
     static let leaseTarget = """
@@ -56,7 +61,7 @@ struct ClaimEvaluationUnit: PostgresPreparedStatement {
     static let sql = """
         WITH target AS (
             SELECT t.run_id, t.step, t.unit
-            FROM (SELECT id FROM runs WHERE state IN ('active', 'finished') ORDER BY id) r,
+            FROM (SELECT id FROM runs WHERE state IN ('active', 'finished') AND \(ClaimPendingUnit.workerMayWork) ORDER BY id) r,
             LATERAL (SELECT u.run_id, u.step, u.unit FROM units u
                      WHERE u.run_id = r.id AND u.state = 'pending' AND u.kind = 'eval'
                      ORDER BY u.step, u.unit LIMIT 1 FOR UPDATE SKIP LOCKED) t
@@ -72,15 +77,17 @@ struct ClaimEvaluationUnit: PostgresPreparedStatement {
     func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Row.self) }
 }
 
-/// Records a result (migration 0003's `koinon_submit`).
+/// Records a result (migration 0004's `koinon_submit`).
 struct SubmitResult: PostgresPreparedStatement {
-    static let sql = "SELECT outcome, detail, step_complete FROM koinon_submit($1, $2, $3, $4, $5)"
+    static let sql = "SELECT outcome, detail, step_complete FROM koinon_submit($1, $2, $3, $4, $5, $6, $7)"
     typealias Row = (String, String?, Bool)
     var lease: UUID
     var worker: UUID
     var payloadSHA256: String
     var loss: Double
     var tokens: Int
+    var replicate: Bool
+    var distinctAddresses: Bool
 
     func makeBindings() throws -> PostgresBindings {
         var bindings = PostgresBindings()
@@ -89,6 +96,8 @@ struct SubmitResult: PostgresPreparedStatement {
         bindings.append(payloadSHA256)
         bindings.append(loss)
         bindings.append(tokens)
+        bindings.append(replicate)
+        bindings.append(distinctAddresses)
         return bindings
     }
 

@@ -4,8 +4,9 @@ import PostgresNIO
 
 extension StepRepository {
     /// Adds accepted work to the workers' credit in this run and to their
-    /// record (accepted units, accepted in a row, credit), in the caller's
-    /// transaction: credit is given exactly when the work is applied.
+    /// record (accepted units, credit), in the caller's transaction: credit is
+    /// given exactly when the work is applied. (Valid results in a row are the
+    /// trust machine's, counted when a result is accepted or verified.)
     static func credit(_ conn: PostgresConnection, run: Int, _ contributions: [Contribution], logger: Logger) async throws {
         guard !contributions.isEmpty else { return }
         let workers = contributions.map(\.worker), units = contributions.map(\.units)
@@ -21,8 +22,7 @@ extension StepRepository {
                 credit_flops = c.credit_flops + EXCLUDED.credit_flops
             """, logger: logger)
         try await conn.query("""
-            UPDATE workers w SET accepted_units = w.accepted_units + x.u, consecutive_valid = w.consecutive_valid + x.u,
-                                 credit_flops = w.credit_flops + x.f
+            UPDATE workers w SET accepted_units = w.accepted_units + x.u, credit_flops = w.credit_flops + x.f
             FROM unnest(\(workers)::uuid[], \(units)::int[], \(flops)::float8[]) AS x(id, u, f) WHERE w.id = x.id
             """, logger: logger)
     }

@@ -27,6 +27,9 @@ public struct AppliedStep: Sendable {
     public var contributions: [Contribution]
     /// Evaluation units of the new version (0: not evaluated).
     public var evaluationUnits: Int
+    /// The payloads aggregated, in unit order: the step applies only if these
+    /// are still its accepted results (a worker found wrong meanwhile loses its results).
+    public var aggregated: [String] = []
 }
 
 /// What one worker's accepted units added to a run.
@@ -96,9 +99,37 @@ public struct StepRepository: Sendable {
         return out
     }
 
+    /// Copies of the step's training units that agreed with the accepted ones
+    /// (replicas): credited like them.
+    public func replicaResults(run: Int, step: Int) async throws -> [AcceptedResult] {
+        let rows = try await db.query("""
+            SELECT r.unit, r.worker_id, r.payload_sha256, r.loss, r.tokens FROM results r
+            WHERE r.run_id = \(run) AND r.step = \(step) AND r.status = 'replica'
+            ORDER BY r.unit, r.id
+            """, logger: logger)
+        var out: [AcceptedResult] = []
+        for try await (u, worker, sha, loss, tokens) in rows.decode((Int, UUID, String, Double, Int).self) {
+            out.append(AcceptedResult(unit: u, worker: worker, payloadSHA256: sha, loss: loss, tokens: tokens))
+        }
+        return out
+    }
+
     /// Records version step+1, closes the step and opens the next (or finishes the run), atomically.
     public func apply(_ a: AppliedStep, unitsPerStep: Int, totalSteps: Int) async throws {
         try await db.withTransaction(logger: logger) { conn in
+            // Steps before units, as dropping a worker's results locks them: either the
+            // drop waits for this step, or this sees the step's results as they are after it.
+            let check = try await conn.query("""
+                SELECT s.state, (SELECT coalesce(array_agg(r.payload_sha256 ORDER BY r.unit), '{}') FROM results r
+                                 WHERE r.run_id = s.run_id AND r.step = s.step AND r.status = 'accepted'
+                                   AND r.unit < \(unitsPerStep))
+                FROM steps s WHERE s.run_id = \(a.run) AND s.step = \(a.step) FOR UPDATE
+                """, logger: logger)
+            for try await (state, accepted) in check.decode((String, [String]).self) {
+                guard state == "open", accepted == a.aggregated || a.aggregated.isEmpty else {
+                    throw EngineError("run \(a.run) step \(a.step) changed while it was being applied (a worker's results were dropped); applying it again")
+                }
+            }
             try await conn.query("""
                 INSERT INTO parameter_versions (run_id, version, parameters_sha256, optimizer_sha256)
                 VALUES (\(a.run), \(a.step + 1), \(a.parametersSHA256), \(a.optimizerSHA256))

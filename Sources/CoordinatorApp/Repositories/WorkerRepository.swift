@@ -17,14 +17,14 @@ public struct WorkerRepository: Sendable {
 
     /// Registers a worker; returns its id and the secret token (shown once).
     public func register(name: String, backend: String, threads: Int, version: String,
-                         address: String) async throws -> (id: UUID, token: String) {
+                         address: String, owner: String = "") async throws -> (id: UUID, token: String) {
         let id = UUID()
         var random = SystemRandomNumberGenerator()
         let token = (0..<4).map { _ in String(format: "%016llx", random.next() as UInt64) }.joined()
         let hash = Self.tokenHash(token)
         try await db.query("""
-            INSERT INTO workers (id, name, token_sha256, backend, threads, version, address)
-            VALUES (\(id), \(name), \(hash), \(backend), \(threads), \(version), \(address))
+            INSERT INTO workers (id, name, token_sha256, backend, threads, version, address, owner)
+            VALUES (\(id), \(name), \(hash), \(backend), \(threads), \(version), \(address), \(owner))
             """, logger: logger)
         return (id, token)
     }

@@ -1,0 +1,200 @@
+import Foundation
+import KoinonCore
+import Logging
+import PostgresNIO
+import Wire
+
+/// A worker's standing as the trust machine sees it, with what replicas are matched on.
+public struct WorkerStanding: Sendable, Equatable {
+    public var trust: WorkerTrust
+    public var owner: String
+    public var address: String
+}
+
+/// Workers' trust records: loaded and stored around `WorkerTrust` (the pure
+/// machine), and the actions it asks for: dropping a worker's results not yet
+/// applied, giving back its leases.
+public struct TrustRepository: Sendable {
+    let db: PostgresClient
+    let logger: Logger
+
+    public init(db: PostgresClient, logger: Logger) {
+        self.db = db
+        self.logger = logger
+    }
+
+    /// The worker's standing (nil: no such worker).
+    public func standing(_ worker: UUID) async throws -> WorkerStanding? {
+        let rows = try await db.query("""
+            SELECT consecutive_valid, strikes, quarantined_until, ban_reason, owner, address FROM workers WHERE id = \(worker)
+            """, logger: logger)
+        for try await (valid, strikes, until, ban, owner, address) in rows.decode((Int, Int, Date?, String?, String, String).self) {
+            return WorkerStanding(trust: WorkerTrust(consecutiveValid: valid, strikes: strikes, quarantinedUntil: until,
+                                                     banReason: ban), owner: owner, address: address)
+        }
+        return nil
+    }
+
+    /// Locks the workers' rows (in id order, as crediting and "last seen" do)
+    /// and returns their trust records, in the caller's transaction.
+    static func lock(_ conn: PostgresConnection, _ workers: [UUID], logger: Logger) async throws -> [UUID: WorkerTrust] {
+        let rows = try await conn.query("""
+            SELECT id, consecutive_valid, strikes, quarantined_until, ban_reason FROM workers
+            WHERE id = ANY(\(workers)) ORDER BY id FOR NO KEY UPDATE
+            """, logger: logger)
+        var out: [UUID: WorkerTrust] = [:]
+        for try await (id, valid, strikes, until, ban) in rows.decode((UUID, Int, Int, Date?, String?).self) {
+            out[id] = WorkerTrust(consecutiveValid: valid, strikes: strikes, quarantinedUntil: until, banReason: ban)
+        }
+        return out
+    }
+
+    static func store(_ conn: PostgresConnection, _ worker: UUID, _ trust: WorkerTrust, rejected: Bool = false,
+                      logger: Logger) async throws {
+        try await conn.query("""
+            UPDATE workers SET consecutive_valid = \(trust.consecutiveValid), strikes = \(trust.strikes),
+                   quarantined_until = \(trust.quarantinedUntil), ban_reason = \(trust.banReason),
+                   rejected_results = rejected_results + \(rejected ? 1 : 0)
+            WHERE id = \(worker)
+            """, logger: logger)
+    }
+
+    /// Applies `event` to the worker's record in one transaction (with a
+    /// rejection row when `rejection` is given); returns the machine's actions.
+    public func record(_ event: TrustEvent, worker: UUID, policy: TrustPolicy, now: Date,
+                       rejection: Rejection? = nil) async throws -> [TrustAction] {
+        try await db.withTransaction(logger: logger) { conn in
+            guard var trust = try await Self.lock(conn, [worker], logger: logger)[worker] else { return [] }
+            let actions = trust.apply(event, at: now, policy: policy)
+            try await Self.store(conn, worker, trust, rejected: rejection != nil, logger: logger)
+            if let rejection { try await rejection.insert(conn, worker: worker, logger: logger) }
+            return actions
+        }
+    }
+
+    /// A result turned away, as stored in `rejections`.
+    public struct Rejection: Sendable {
+        public var lease: UUID?
+        public var run: Int
+        public var step: Int
+        public var unit: Int
+        public var reason: String
+        public var message: String
+
+        func insert(_ conn: PostgresConnection, worker: UUID, logger: Logger) async throws {
+            try await conn.query("""
+                INSERT INTO rejections (worker_id, lease_id, run_id, step, unit, reason, message)
+                VALUES (\(worker), \(lease), \(run), \(step), \(unit), \(reason), \(message))
+                """, logger: logger)
+        }
+    }
+
+    /// Drops the worker's training results of steps not yet applied (accepted,
+    /// waiting for replicas, or agreeing copies) and puts their units back:
+    /// an accepted unit another worker agreed with keeps that copy instead.
+    /// Locks steps before units, as applying a step does. Returns how many were dropped.
+    @discardableResult
+    public func dropUnappliedResults(of worker: UUID, reason: String) async throws -> Int {
+        try await db.withTransaction(logger: logger) { conn in
+            try await conn.query("""
+                SELECT 1 FROM steps s WHERE s.state = 'open' AND EXISTS (
+                    SELECT 1 FROM results r WHERE r.run_id = s.run_id AND r.step = s.step AND r.worker_id = \(worker)
+                      AND r.status IN ('accepted', 'provisional', 'replica'))
+                ORDER BY s.run_id, s.step FOR UPDATE
+                """, logger: logger)
+            let rows = try await conn.query("""
+                SELECT r.id, r.run_id, r.step, r.unit, r.status FROM results r
+                JOIN steps s ON s.run_id = r.run_id AND s.step = r.step AND s.state = 'open'
+                JOIN units u ON u.run_id = r.run_id AND u.step = r.step AND u.unit = r.unit AND u.kind = 'train'
+                WHERE r.worker_id = \(worker) AND r.status IN ('accepted', 'provisional', 'replica')
+                ORDER BY r.run_id, r.step, r.unit
+                """, logger: logger)
+            var victims: [(Int, Int, Int, Int, String)] = []
+            for try await row in rows.decode((Int, Int, Int, Int, String).self) { victims.append(row) }
+            for (id, run, step, unit, status) in victims {
+                try await conn.query("""
+                    SELECT 1 FROM units WHERE run_id = \(run) AND step = \(step) AND unit = \(unit) FOR UPDATE
+                    """, logger: logger)
+                try await conn.query("""
+                    UPDATE results SET status = 'dropped', reason = \(reason) WHERE id = \(id)
+                    """, logger: logger)
+                switch status {
+                case "accepted":
+                    // An agreeing copy from another worker stands in; else the unit is computed again.
+                    let promoted = try await conn.query("""
+                        UPDATE results SET status = 'accepted' WHERE id = (
+                            SELECT id FROM results WHERE run_id = \(run) AND step = \(step) AND unit = \(unit)
+                              AND status = 'replica' ORDER BY id LIMIT 1)
+                        RETURNING id
+                        """, logger: logger)
+                    var stands = false
+                    for try await _ in promoted { stands = true }
+                    if !stands { try await Self.reopen(conn, run: run, step: step, unit: unit, logger: logger) }
+                case "provisional":
+                    // The copies left wait for one more (or, if none is left, the unit starts over).
+                    let left = try await conn.query("""
+                        SELECT count(*)::int FROM results WHERE run_id = \(run) AND step = \(step) AND unit = \(unit)
+                          AND status = 'provisional'
+                        """, logger: logger)
+                    var remaining = 0
+                    for try await n in left.decode(Int.self) { remaining = n }
+                    if remaining == 0 {
+                        try await Self.reopen(conn, run: run, step: step, unit: unit, logger: logger)
+                    } else {
+                        try await conn.query("""
+                            UPDATE units SET copies_needed = \(remaining + 1) WHERE run_id = \(run) AND step = \(step) AND unit = \(unit)
+                            """, logger: logger)
+                    }
+                default: break  // an agreeing copy: the unit keeps its result
+                }
+            }
+            return victims.count
+        }
+    }
+
+    /// A unit whose copies are all gone goes back to the queue (to 'leased'
+    /// while a copy is still being computed).
+    static func reopen(_ conn: PostgresConnection, run: Int, step: Int, unit: Int, logger: Logger) async throws {
+        try await conn.query("""
+            UPDATE units u SET copies_needed = 1,
+                   state = CASE WHEN EXISTS (SELECT 1 FROM leases l WHERE l.run_id = u.run_id AND l.step = u.step AND l.unit = u.unit
+                                             AND l.state = 'active' AND l.deadline >= now()) THEN 'leased' ELSE 'pending' END
+            WHERE u.run_id = \(run) AND u.step = \(step) AND u.unit = \(unit)
+            """, logger: logger)
+    }
+
+    /// Gives back the worker's active leases (banned or quarantined: it computes nothing more).
+    public func releaseLeases(of worker: UUID) async throws {
+        try await db.withTransaction(logger: logger) { conn in
+            let rows = try await conn.query("""
+                SELECT u.run_id, u.step, u.unit FROM units u
+                WHERE EXISTS (SELECT 1 FROM leases l WHERE l.run_id = u.run_id AND l.step = u.step AND l.unit = u.unit
+                              AND l.worker_id = \(worker) AND l.state = 'active')
+                ORDER BY u.run_id, u.step, u.unit FOR UPDATE OF u
+                """, logger: logger)
+            var units: [(Int, Int, Int)] = []
+            for try await u in rows.decode((Int, Int, Int).self) { units.append(u) }
+            try await conn.query("UPDATE leases SET state = 'released' WHERE worker_id = \(worker) AND state = 'active'",
+                                 logger: logger)
+            for (r, s, u) in units { try await LeaseRepository.returnIfUnleased(conn, run: r, step: s, unit: u, logger: logger) }
+        }
+    }
+
+    /// Every worker as the operator sees it, most recently seen first.
+    public func list(policy: TrustPolicy, now: Date) async throws -> [OperatorWorkerSummary] {
+        let rows = try await db.query("""
+            SELECT id, name, owner, address, consecutive_valid, strikes, accepted_units, rejected_results,
+                   quarantined_until, ban_reason, last_seen_at
+            FROM workers ORDER BY last_seen_at DESC, name
+            """, logger: logger)
+        var out: [OperatorWorkerSummary] = []
+        for try await row in rows.decode((UUID, String, String, String, Int, Int, Int, Int, Date?, String?, Date).self) {
+            let trust = WorkerTrust(consecutiveValid: row.4, strikes: row.5, quarantinedUntil: row.8, banReason: row.9)
+            out.append(OperatorWorkerSummary(workerID: row.0, name: row.1, owner: row.2, address: row.3,
+                                             trust: trust.state(at: now, policy: policy).rawValue, consecutiveValid: row.4,
+                                             strikes: row.5, acceptedUnits: row.6, rejectedResults: row.7,
+                                             quarantinedUntil: row.8, banReason: row.9, lastSeen: row.10))
+        }
+        return out
+    }
+}
