@@ -19,10 +19,12 @@ release: deps
 # Tests run one at a time: several start PostgreSQL clusters, servers and
 # worker processes, which contend badly for 2 cores when run together (the
 # whole suite takes about a minute serially). The time limit turns a hang
-# into a clear failure instead of a stalled CI run.
+# into a clear failure instead of a stalled CI run. Then schemathesis fuzzes
+# the HTTP API of a live coordinator against openapi.yaml (scripts/api-fuzz.sh).
 test: deps
 	$(SWIFT) build --build-tests
 	timeout 2400 $(SWIFT) test --skip-build --no-parallel
+	timeout 900 scripts/api-fuzz.sh
 
 # A real distributed run: coordinator + embedded PostgreSQL + 2 workers on
 # tiny Shakespeare, then export and a sample (scripts/demo.sh).

@@ -2,6 +2,13 @@
 # Load benchmark (issue 4): N simulated workers over loopback doing lease →
 # submit cycles with tiny payloads against one coordinator on its embedded
 # PostgreSQL. Prints cycles/s and p50/p90/p99 cycle latency for each N.
+# It stays on plain HTTP (`serve --insecure-http`): it measures the
+# coordinator's lease/submit path and the database, comparable with the
+# numbers from before TLS; 1,000 simulated workers' TLS handshakes would
+# measure the load generator's CPU on the same 2 cores instead. Replication
+# is off (`--no-replication`): simulated workers hand in the same zeros for
+# every unit, which replication would rightly hold for replicas; the cycle
+# it measures is the trusted worker's (a replica is one more such cycle).
 #
 #   benchmarks/load.sh                      # N = 10 100 1000, 15 s each
 #   KOINON_LOAD_WORKERS="100" KOINON_LOAD_SECONDS=30 benchmarks/load.sh
@@ -42,8 +49,10 @@ steps: 100000
 seed: 1
 YAML
 port=$(koinon_free_port 8080)
-koinon_start_coordinator "$bin" "$port" "$dir/coordinator" "$dir/coordinator.log" --lease-seconds 120
-"$bin/koinon-coordinator" run create --config "$dir/run.yaml" --coordinator "http://127.0.0.1:$port"
+koinon_start_coordinator "$bin" "$port" "$dir/coordinator" "$dir/coordinator.log" --lease-seconds 120 \
+    --registrations-per-minute 0 --worker-requests-per-second 0 --insecure-http --no-replication
+"$bin/koinon-coordinator" run create --config "$dir/run.yaml" --coordinator "http://127.0.0.1:$port" --insecure-http \
+    --data-dir "$dir/coordinator"
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 for n in $counts; do
     "$bin/koinon-loadtest" --coordinator "http://127.0.0.1:$port" --workers "$n" --seconds "$seconds"

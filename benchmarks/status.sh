@@ -14,6 +14,8 @@
 #                    rounds, default 3, summed at the end)
 # The run evaluates only at its (never reached) last step, so no evaluation
 # falls into a phase. wrk runs at nice 19 (it stands in for remote watchers).
+# Over HTTPS, as watchers reach a coordinator (wrk speaks TLS and does not
+# check certificates; keep-alive connections, so the handshakes are few).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -37,12 +39,13 @@ corpus=$(koinon_corpus "$dir")
 koinon_char_dataset "$bin" "$corpus" "$dir/data" >/dev/null
 koinon_char_run_yaml 100000 0 >"$dir/run.yaml"
 port=$(koinon_free_port 8080)
-url=http://127.0.0.1:$port
-koinon_start_coordinator "$bin" "$port" "$dir/coordinator" "$dir/coordinator.log"
+url=https://127.0.0.1:$port
+data=$dir/coordinator
+koinon_start_coordinator "$bin" "$port" "$data" "$dir/coordinator.log" --replicas-from-same-address
 pids+=("$KOINON_COORDINATOR_PID")
-"$bin/koinon-coordinator" run create --config "$dir/run.yaml" --coordinator "$url" >/dev/null
+"$bin/koinon-coordinator" run create --config "$dir/run.yaml" --coordinator "$url" --data-dir "$data" >/dev/null
 for i in 1 2; do
-    "$bin/koinon-worker" --coordinator "$url" --name "bench-$i" --threads 1 --cache-dir "$dir/worker-$i" \
+    "$bin/koinon-worker" --coordinator "$url" --ca "$data/tls/cert.pem" --name "bench-$i" --threads 1 --cache-dir "$dir/worker-$i" \
         >"$dir/worker-$i.log" 2>&1 &
     pids+=($!)
 done
@@ -51,7 +54,7 @@ cat >"$dir/paced.lua" <<'LUA'
 function delay() return 10 end
 LUA
 
-step() { curl -fs "$url/v1/status" | grep -o '"parameter_version":[0-9]*' | head -1 | cut -d: -f2; }
+step() { koinon_curl "$data" "$url/v1/status" | grep -o '"parameter_version":[0-9]*' | head -1 | cut -d: -f2; }
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 echo "warming up (20 s)"
 sleep 20
@@ -107,4 +110,4 @@ for _ in $(seq 1 "${KOINON_STATUS_ROUNDS:-3}"); do
     ref_sum=$(awk -v a="$ref_sum" -v b="$REF" 'BEGIN { print a + b }')
 done
 echo "status-5000 over all rounds: training $(awk -v l="$loaded_sum" -v r="$ref_sum" 'BEGIN { printf "%+.1f%%", (l / r - 1) * 100 }') against the quiet phases around them"
-echo "status JSON: $(curl -fs "$url/v1/status" | wc -c) bytes; dashboard: $(curl -fs "$url/" | wc -c) bytes"
+echo "status JSON: $(koinon_curl "$data" "$url/v1/status" | wc -c) bytes; dashboard: $(koinon_curl "$data" "$url/" | wc -c) bytes"

@@ -5,7 +5,7 @@ struct KoinonCoordinator: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "koinon-coordinator",
         abstract: "Koinon coordinator: distributed training runs, datasets and tokenizers.",
-        subcommands: [ServeCommand.self, RunCommand.self, StatusCommand.self, MigrateCommand.self, TokenizerCommand.self, DatasetCommand.self])
+        subcommands: [ServeCommand.self, RunCommand.self, StatusCommand.self, WorkerCommand.self, MigrateCommand.self, TokenizerCommand.self, DatasetCommand.self])
 }
 
 /// Runs `body`, turning any error into one clear line on stderr and exit code 1.

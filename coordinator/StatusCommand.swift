@@ -7,11 +7,11 @@ import Wire
 struct StatusCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status", abstract: "Show runs, progress, workers and rejections (the figures of /v1/status) as tables.")
-    @OptionGroup var target: RunCommand.Target
+    @OptionGroup var target: CoordinatorTarget
     @Flag(help: "Print the raw /v1/status JSON instead of tables.") var json = false
 
     func run() async throws {
-        let data = try await target.json(.GET, "/v1/status")
+        let data = try await target.session { try await $0.json(.GET, "/v1/status") }
         if json {
             print(String(decoding: data, as: UTF8.self))
             return

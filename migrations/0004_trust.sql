@@ -29,19 +29,22 @@ ALTER TABLE results DROP CONSTRAINT results_status_check;
 ALTER TABLE results ADD CONSTRAINT results_status_check
     CHECK (status IN ('accepted', 'rejected', 'superseded', 'provisional', 'replica', 'dropped'));
 CREATE INDEX results_provisional ON results (run_id, step, unit) WHERE status = 'provisional';
+-- The status page counts a run's verified copies every second.
+CREATE INDEX results_replica ON results (run_id) WHERE status = 'replica';
 -- A worker's results that may still be dropped.
 CREATE INDEX results_worker_open ON results (worker_id) WHERE status IN ('accepted', 'provisional', 'replica');
 
 -- koinon_submit with replication. p_replicate: this result needs a replica
--- (the worker's trust drew one). p_distinct_addresses: replicas must come
+-- (the worker's trust drew one). p_replicate_duplicates: so does a result
+-- whose payload is another unit's (replication on). p_distinct_addresses: replicas must come
 -- from another address as well as another worker and owner.
--- outcome: accepted | provisional (waits for a replica) | compare (a copy of
--- a verifying unit: the caller compares the copies) | superseded | replayed
--- (the payload is another unit's result) | conflict | unknown_lease |
+-- outcome: accepted | provisional (waits for a replica; always so for a
+-- payload that is another unit's result) | compare (a copy of a verifying
+-- unit: the caller compares the copies) | superseded | conflict | unknown_lease |
 -- foreign_lease | lease_not_active (detail: the lease's state).
 DROP FUNCTION koinon_submit(uuid, uuid, text, double precision, bigint);
 CREATE FUNCTION koinon_submit(p_lease uuid, p_worker uuid, p_payload text, p_loss double precision, p_tokens bigint,
-                              p_replicate boolean, p_distinct_addresses boolean)
+                              p_replicate boolean, p_replicate_duplicates boolean, p_distinct_addresses boolean)
 RETURNS TABLE (outcome text, detail text, step_complete boolean)
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -86,11 +89,13 @@ BEGIN
                             CASE WHEN l.deadline < now() THEN 'expired' ELSE l.state END, false;
         RETURN;
     END IF;
-    -- Another unit's gradient handed in again (a replay): gradients of different units never coincide.
-    IF unit_kind = 'train' AND EXISTS (SELECT 1 FROM results r WHERE r.payload_sha256 = p_payload AND r.run_id = l.run_id
-                                       AND (r.step, r.unit) <> (l.step, l.unit)) THEN
-        RETURN QUERY SELECT 'replayed'::text, NULL::text, false;
-        RETURN;
+    -- The gradient of another unit handed in again (a replay)? Gradients of different units never
+    -- coincide, but which copy is the replay cannot be told here (the other may have been first
+    -- only by a moment): the copy is replicated, and the copies of its unit decide.
+    IF p_replicate_duplicates AND unit_kind = 'train'
+       AND EXISTS (SELECT 1 FROM results r WHERE r.payload_sha256 = p_payload AND r.run_id = l.run_id
+                   AND (r.step, r.unit) <> (l.step, l.unit)) THEN
+        p_replicate := true;
     END IF;
     IF unit_state = 'verifying' THEN
         -- A copy counts only from a worker independent of every copy so far;
@@ -113,7 +118,7 @@ BEGIN
         RETURN QUERY SELECT 'compare'::text, NULL::text, false;
         RETURN;
     END IF;
-    IF p_replicate AND unit_kind = 'train' THEN
+    IF p_replicate THEN
         -- Other copies already out (backups) may become its replicas.
         INSERT INTO results (lease_id, run_id, step, unit, worker_id, payload_sha256, loss, tokens, status)
         VALUES (p_lease, l.run_id, l.step, l.unit, p_worker, p_payload, p_loss, p_tokens, 'provisional');

@@ -38,28 +38,40 @@ koinon_char_dataset "$bin" "$corpus" "$demo/data" | sed 's/^/  /'
 koinon_char_run_yaml "$steps" "$eval_every" >"$demo/run.yaml"
 
 port=${KOINON_DEMO_PORT:-$(koinon_free_port 8080)}
-url=http://127.0.0.1:$port
+url=https://127.0.0.1:$port
+data=$demo/coordinator
 pids=()
 cleanup() {
     koinon_stop "${pids[@]}"
 }
 trap cleanup EXIT
 
-say "coordinator with embedded PostgreSQL on $url"
-koinon_start_coordinator "$bin" "$port" "$demo/coordinator" "$demo/coordinator.log"
+say "coordinator with embedded PostgreSQL on $url (HTTPS, self-signed certificate)"
+# Results are verified by replication as on a real deployment; every worker here shares 127.0.0.1.
+koinon_start_coordinator "$bin" "$port" "$data" "$demo/coordinator.log" --replicas-from-same-address
 pids+=("$KOINON_COORDINATOR_PID")
 grep -E "database|migration" "$demo/coordinator.log" | sed 's/^/  /' || true
-"$bin/koinon-coordinator" run create --config "$demo/run.yaml" --coordinator "$url"
+fingerprint=$(koinon_fingerprint "$demo/coordinator.log")
+[ -n "$fingerprint" ] || { echo "error: no TLS fingerprint in $demo/coordinator.log" >&2; exit 1; }
+echo "  TLS certificate: $data/tls/cert.pem"
+echo "  TLS certificate SHA-256 fingerprint: $fingerprint"
+echo "  operator token: $data/operator-token (the run and status commands read it with --data-dir)"
+# The operator's commands take the token from --data-dir and pin the certificate found there.
+"$bin/koinon-coordinator" run create --config "$demo/run.yaml" --coordinator "$url" --data-dir "$data"
 
 say "$workers workers (1 thread each; logs in $demo/worker-N.log)"
 start=$(date +%s%N)
 elapsed() { local ms=$((($(date +%s%N) - start) / 1000000)); printf "%d.%d" $((ms / 1000)) $((ms % 1000 / 100)); }
+# Workers trust the coordinator by its fingerprint (odd ones) or by its certificate file (even ones).
 for i in $(seq 1 "$workers"); do
-    "$bin/koinon-worker" --coordinator "$url" --name "demo-worker-$i" --threads 1 \
-        --cache-dir "$demo/worker-$i" >"$demo/worker-$i.log" 2>&1 &
+    if [ $((i % 2)) -eq 1 ]; then trust=(--pin-sha256 "$fingerprint"); else trust=(--ca "$data/tls/cert.pem"); fi
+    "$bin/koinon-worker" --coordinator "$url" "${trust[@]}" --name "demo-worker-$i" --owner "demo-owner-$i" \
+        --threads 1 --cache-dir "$demo/worker-$i" >"$demo/worker-$i.log" 2>&1 &
     pids+=($!)
+    echo "  demo-worker-$i: ${trust[*]}"
 done
 echo "dashboard: $url/   status JSON: $url/v1/status   metrics: $url/metrics"
+echo "(self-signed: a browser asks to accept it; check the fingerprint $fingerprint; curl --cacert $data/tls/cert.pem)"
 
 say "training $steps steps (loss every 25 steps; validation every $eval_every)"
 # The coordinator logs "run 1 step N: loss X" per applied step and "run 1
@@ -69,7 +81,7 @@ seen_lines=0
 pattern='run 1 ((step|version) ([0-9]+): (loss|validation).*)$'
 final_validation="run 1 version $steps: validation"
 while true; do
-    finished=$(curl -fs "$url/v1/runs" | grep -c '"state":"finished"' || true)
+    finished=$(koinon_curl "$data" "$url/v1/status" | grep -c '"state":"finished"' || true)
     while IFS= read -r line; do
         seen_lines=$((seen_lines + 1))
         [[ "$line" =~ $pattern ]] || continue
@@ -92,13 +104,13 @@ done
 echo "  finished $steps steps in $took s (final evaluation in at $(elapsed) s)"
 grep -E "run 1 step $steps: |$final_validation" "$demo/coordinator.log" | sed -E 's/.*run 1 (.*)/  final: \1/' || true
 sleep 1.5  # the status snapshot is rebuilt about once a second
-"$bin/koinon-coordinator" status --coordinator "$url" | sed 's/^/  /'
+"$bin/koinon-coordinator" status --coordinator "$url" --data-dir "$data" | sed 's/^/  /'
 
 say "export and sample"
-"$bin/koinon-coordinator" run export --run 1 --out "$demo/checkpoint" --coordinator "$url"
+"$bin/koinon-coordinator" run export --run 1 --out "$demo/checkpoint" --coordinator "$url" --data-dir "$data"
 "$bin/koinon-worker" generate --checkpoint "$demo/checkpoint" --prompt "ROMEO:" --max-tokens 300 \
     --temperature 0.8 --top-k 40 --seed 1
 echo
 say "done"
 echo "exported checkpoint (Hugging Face format + tokenizer): $demo/checkpoint"
-echo "the dashboard was at $url/ (status JSON at $url/v1/status); logs in $demo/"
+echo "the dashboard was at $url/ (status JSON at $url/v1/status; TLS fingerprint $fingerprint); logs in $demo/"

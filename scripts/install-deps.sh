@@ -8,6 +8,8 @@ missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# Python with venv and pip: scripts/api-fuzz.sh installs schemathesis into .build/api-fuzz-venv.
+python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3 python3-venv)
 if ((${#missing[@]})); then
     echo "installing: ${missing[*]}"
     sudo=""

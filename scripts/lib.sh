@@ -26,20 +26,42 @@ koinon_free_port() {
 
 # koinon_start_coordinator BIN PORT DATA_DIR LOG [serve options...]: starts
 # `koinon-coordinator serve` in the background, sets KOINON_COORDINATOR_PID
-# and returns once /v1/status answers (or fails with the log).
+# and KOINON_COORDINATOR_URL and returns once /v1/status answers (or fails
+# with the log). The coordinator serves HTTPS with the self-signed certificate
+# it makes in DATA_DIR/tls/cert.pem (it names 127.0.0.1), which curl is given
+# with --cacert; with --insecure-http among the options, plain HTTP.
 koinon_start_coordinator() {
-    local bin=$1 port=$2 data=$3 log=$4
+    local bin=$1 port=$2 data=$3 log=$4 option
     shift 4
+    KOINON_COORDINATOR_URL=https://127.0.0.1:$port
+    for option in "$@"; do [ "$option" = --insecure-http ] && KOINON_COORDINATOR_URL=http://127.0.0.1:$port; done
     "$bin/koinon-coordinator" serve --port "$port" --data-dir "$data" "$@" >"$log" 2>&1 &
     KOINON_COORDINATOR_PID=$!
     for _ in $(seq 1 600); do
-        curl -fs "http://127.0.0.1:$port/v1/status" >/dev/null 2>&1 && return 0
+        koinon_curl "$data" "$KOINON_COORDINATOR_URL/v1/status" >/dev/null 2>&1 && return 0
         kill -0 "$KOINON_COORDINATOR_PID" 2>/dev/null || break
         sleep 0.2
     done
     cat "$log" >&2
     echo "error: the coordinator did not start (log above)" >&2
     return 1
+}
+
+# koinon_curl DATA_DIR URL [curl options...]: curl -fs, trusting the
+# coordinator's certificate in DATA_DIR/tls/cert.pem for an https URL.
+koinon_curl() {
+    local data=$1 url=$2
+    shift 2
+    case $url in
+    https://*) [ -f "$data/tls/cert.pem" ] || return 1; curl -fs --cacert "$data/tls/cert.pem" "$@" "$url" ;;
+    *) curl -fs "$@" "$url" ;;
+    esac
+}
+
+# koinon_fingerprint LOG: the TLS certificate's SHA-256 fingerprint as the
+# coordinator logged it at start-up (what `koinon-worker --pin-sha256` takes).
+koinon_fingerprint() {
+    grep -o 'TLS certificate SHA-256 fingerprint: [0-9a-f:]*' "$1" | head -1 | cut -d' ' -f5
 }
 
 # koinon_char_dataset BIN CORPUS OUT: tiny Shakespeare as a character-level

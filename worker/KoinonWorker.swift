@@ -9,7 +9,8 @@ struct KoinonWorker: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "koinon-worker",
         abstract: "Koinon worker: trains GPT-Neo models on donated compute.",
-        subcommands: [WorkCommand.self, ModelCommand.self, BenchCommand.self, GenerateCommand.self, TrainCommand.self],
+        subcommands: [WorkCommand.self, ModelCommand.self, BenchCommand.self, GenerateCommand.self, TrainCommand.self,
+                      UnitGradientCommand.self],
         defaultSubcommand: WorkCommand.self)
 }
 

@@ -14,7 +14,9 @@ struct WorkCommand: AsyncParsableCommand {
     @Option(help: "Where downloads and the worker's token are kept.") var cacheDir = "~/.cache/koinon"
     @Option(help: ArgumentHelp("The cache directory's size limit: bytes, or with a suffix K, M, G, T (powers of 1024), e.g. 500M, 2GiB. Least recently used downloads are deleted first.",
                                valueName: "size")) var cacheSize = "10G"
+    @Option(help: "Who runs this worker: replicas of a unit go to workers of different owners.") var owner: String?
     @Option(help: "Stop after this many units.") var maxUnits: Int?
+    @OptionGroup(title: "TLS") var tls: CoordinatorTLSOptions
     @Flag(help: "Log one JSON object per line on standard error (time, level, label, message, metadata); no status line.")
     var jsonLogs = false
     @OptionGroup var compute: ComputeOptions
@@ -24,15 +26,25 @@ struct WorkCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        // A refused URL or certificate file is one clear line, before anything starts.
+        let trust: CoordinatorTLS
+        do {
+            trust = try tls.resolve()
+            _ = try trust.endpoint(coordinator)
+        } catch {
+            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            throw ExitCode.failure
+        }
         // A live status line when stderr is a terminal; plain log lines on a pipe; JSON with --json-logs.
         let terminal = WorkerTerminal.bootstrap(jsonLogs: jsonLogs)
         let logger = Logger(label: "koinon-worker")
         let cache = URL(fileURLWithPath: (cacheDir as NSString).expandingTildeInPath)
         let cacheLimit = try ByteSize.parse(cacheSize, what: "cache size")
-        let worker = VolunteerWorker(coordinatorURL: coordinator,
-                                     options: .init(name: name, threads: compute.threads, cacheDirectory: cache, maxUnits: maxUnits,
-                                                    cacheLimitBytes: cacheLimit),
-                                     logger: logger)
+        var options = VolunteerWorker.Options(name: name, threads: compute.threads, cacheDirectory: cache, maxUnits: maxUnits,
+                                              cacheLimitBytes: cacheLimit)
+        options.owner = owner
+        options.tls = trust
+        let worker = VolunteerWorker(coordinatorURL: coordinator, options: options, logger: logger)
         terminal.showBanner(worker.startupBanner, logger: logger)
         terminal.attach(worker)
         defer { terminal.restore() }
@@ -56,5 +68,23 @@ struct WorkCommand: AsyncParsableCommand {
             terminal.fatal(error, logger: logger)
             throw ExitCode.failure
         }
+    }
+}
+
+/// How the worker trusts the coordinator's certificate (the operator's
+/// commands in `koinon-coordinator` take the same options).
+struct CoordinatorTLSOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Trust only the certificates in this PEM file (the coordinator's own cert.pem, or its authority) instead of the system's.",
+                               valueName: "file"))
+    var ca: String?
+    @Option(name: .customLong("pin-sha256"),
+            help: ArgumentHelp("Accept exactly the certificate with this SHA-256 fingerprint (hex, colons optional), as `koinon-coordinator serve` prints it.",
+                               valueName: "fingerprint"))
+    var pinSHA256: String?
+    @Flag(help: "Allow a plain http:// coordinator URL (unencrypted; for a trusted network only).")
+    var insecureHTTP = false
+
+    func resolve() throws -> CoordinatorTLS {
+        try CoordinatorTLS.fromOptions(ca: ca, pinSHA256: pinSHA256, insecureHTTP: insecureHTTP)
     }
 }

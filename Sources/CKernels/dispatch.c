@@ -1,5 +1,11 @@
 // Picks the best kernel variant for this CPU once, before main, and forwards
-// every public kn_* call through a table of function pointers.
+// every public kn_* call through a table of function pointers. The
+// environment variable KOINON_KERNELS=generic|avx2|avx512 forces a variant
+// (e.g. to measure how far the variants' results differ); a variant this CPU
+// cannot run, or an unknown name, is refused with a line on stderr and the
+// best variant is kept.
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "ckernels.h"
 
@@ -57,6 +63,10 @@ __attribute__((constructor)) static void kn_select(void) {
     if (cpu_has("avx512")) active = &table_avx512;
     else if (cpu_has("avx2")) active = &table_avx2;
     else active = &table_generic;
+    const char *wanted = getenv("KOINON_KERNELS");
+    if (wanted && *wanted && !kn_force_simd_level(wanted))
+        fprintf(stderr, "koinon: KOINON_KERNELS=%s is not a kernel variant this CPU runs "
+                        "(avx512, avx2, generic); using %s\n", wanted, active->name);
 }
 
 const char *kn_simd_level(void) { return active->name; }

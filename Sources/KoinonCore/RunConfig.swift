@@ -72,6 +72,30 @@ public struct RunConfig: Sendable, Equatable, Codable {
         enum CodingKeys: String, CodingKey { case interval, sequences }
     }
 
+    /// How a step's unit gradients are combined (`aggregation:` in run.yaml).
+    /// It changes the training math, so it belongs to the run: the coordinator
+    /// and `train --local` read it from the same file and agree.
+    public struct Aggregation: Sendable, Equatable, Codable {
+        /// Per-unit clipping (`ClippedMean`): a unit gradient whose L2 norm
+        /// exceeds `clipMultiple` × the median unit norm of its step is scaled
+        /// down to that norm before the mean. 0 (or null in the YAML) = the
+        /// plain mean. Default 5: more than twice the largest ratio of a unit's
+        /// norm to its step's median measured for honest units of the recipe's
+        /// size (6 × 64 tokens, 2.4 at most, tiny Shakespeare, versions 0–600)
+        /// and above the largest for units of 2 sequences (4.0), so honest
+        /// units are left alone (BENCHMARKS.md, "Honest disagreement between
+        /// replicas"); with the recipe's 2 units per step none can exceed 2×.
+        public var clipMultiple: Double = Aggregation.defaultClipMultiple
+        public static let defaultClipMultiple = 5.0
+        enum CodingKeys: String, CodingKey { case clipMultiple = "clip_multiple" }
+        public init(clipMultiple: Double = Aggregation.defaultClipMultiple) { self.clipMultiple = clipMultiple }
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            clipMultiple = c.contains(.clipMultiple)
+                ? try c.decodeIfPresent(Double.self, forKey: .clipMultiple) ?? 0 : Self.defaultClipMultiple
+        }
+    }
+
     public var name: String
     public var model: Model
     public var dataset: String
@@ -79,12 +103,13 @@ public struct RunConfig: Sendable, Equatable, Codable {
     public var batch: Batch
     public var steps: Int
     public var eval: Eval
+    public var aggregation: Aggregation
     /// Full checkpoint (parameters + optimizer state) every K steps; 0 = only at the end.
     public var checkpointInterval: Int
     public var seed: UInt64
 
     enum CodingKeys: String, CodingKey {
-        case name, model, dataset, optimizer, batch, steps, eval, seed
+        case name, model, dataset, optimizer, batch, steps, eval, seed, aggregation
         case checkpointInterval = "checkpoint_interval"
     }
 
@@ -97,6 +122,7 @@ public struct RunConfig: Sendable, Equatable, Codable {
         batch = try c.decode(Batch.self, forKey: .batch)
         steps = try c.decode(Int.self, forKey: .steps)
         eval = try c.decodeIfPresent(Eval.self, forKey: .eval) ?? Eval()
+        aggregation = try c.decodeIfPresent(Aggregation.self, forKey: .aggregation) ?? Aggregation()
         checkpointInterval = try c.decodeIfPresent(Int.self, forKey: .checkpointInterval) ?? 0
         seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? 0
     }
@@ -147,6 +173,10 @@ public struct RunConfig: Sendable, Equatable, Codable {
         try require(optimizer.epsilon > 0, "optimizer.epsilon", "must be positive")
         try require(optimizer.weightDecay >= 0, "optimizer.weight_decay", "must not be negative")
         try require((optimizer.gradClip ?? 0) >= 0, "optimizer.grad_clip", "must not be negative")
+        try require(aggregation.clipMultiple.isFinite && aggregation.clipMultiple >= 0, "aggregation.clip_multiple",
+                    "must be a finite number ≥ 0 (0 turns per-unit clipping off), not \(aggregation.clipMultiple)")
+        try require(aggregation.clipMultiple == 0 || aggregation.clipMultiple >= 1, "aggregation.clip_multiple",
+                    "must be 0 (off) or at least 1, not \(aggregation.clipMultiple): below 1 even the median unit would be clipped")
         try require(eval.interval >= 0 && eval.sequences > 0, "eval", "interval must be ≥ 0 and sequences > 0")
         try require(checkpointInterval >= 0, "checkpoint_interval", "must not be negative")
     }

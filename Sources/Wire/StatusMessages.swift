@@ -143,15 +143,18 @@ public struct VerificationStatus: Codable, Hashable, Sendable {
     /// Copies of units another copy had already completed (backups).
     public var supersededResults: Int
     public var rejectedResults: Int
+    /// Copies from other workers that agreed with a unit's accepted result (replicas).
+    public var verifiedCopies: Int
     /// Share of accepted units that were computed more than once.
     public var replicatedShare: Double
     public var rejectionsByReason: [String: Int]
 
-    public init(acceptedResults: Int = 0, supersededResults: Int = 0, rejectedResults: Int = 0, replicatedShare: Double = 0,
-                rejectionsByReason: [String: Int] = [:]) {
+    public init(acceptedResults: Int = 0, supersededResults: Int = 0, rejectedResults: Int = 0, verifiedCopies: Int = 0,
+                replicatedShare: Double = 0, rejectionsByReason: [String: Int] = [:]) {
         self.acceptedResults = acceptedResults
         self.supersededResults = supersededResults
         self.rejectedResults = rejectedResults
+        self.verifiedCopies = verifiedCopies
         self.replicatedShare = replicatedShare
         self.rejectionsByReason = rejectionsByReason
     }
@@ -160,8 +163,19 @@ public struct VerificationStatus: Codable, Hashable, Sendable {
         case acceptedResults = "accepted_results"
         case supersededResults = "superseded_results"
         case rejectedResults = "rejected_results"
+        case verifiedCopies = "verified_copies"
         case replicatedShare = "replicated_share"
         case rejectionsByReason = "rejections_by_reason"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        acceptedResults = try c.decode(Int.self, forKey: .acceptedResults)
+        supersededResults = try c.decode(Int.self, forKey: .supersededResults)
+        rejectedResults = try c.decode(Int.self, forKey: .rejectedResults)
+        verifiedCopies = try c.decodeIfPresent(Int.self, forKey: .verifiedCopies) ?? 0  // absent before replication
+        replicatedShare = try c.decode(Double.self, forKey: .replicatedShare)
+        rejectionsByReason = try c.decode([String: Int].self, forKey: .rejectionsByReason)
     }
 }
 
@@ -281,18 +295,32 @@ public struct RejectionRecord: Codable, Hashable, Sendable {
     }
 }
 
-/// Units of a step by state (`pending` → `leased` → `submitted` → `accepted`).
+/// Units of a step by state (`pending` → `leased` → (`verifying` →) `accepted`).
 public struct UnitCounts: Codable, Hashable, Sendable {
     public var pending: Int
     public var leased: Int
     public var submitted: Int
+    /// A copy is in and waits for replicas from other workers.
+    public var verifying: Int
     public var accepted: Int
 
-    public init(pending: Int = 0, leased: Int = 0, submitted: Int = 0, accepted: Int = 0) {
+    public init(pending: Int = 0, leased: Int = 0, submitted: Int = 0, verifying: Int = 0, accepted: Int = 0) {
         self.pending = pending
         self.leased = leased
         self.submitted = submitted
+        self.verifying = verifying
         self.accepted = accepted
+    }
+
+    enum CodingKeys: String, CodingKey { case pending, leased, submitted, verifying, accepted }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        pending = try c.decode(Int.self, forKey: .pending)
+        leased = try c.decode(Int.self, forKey: .leased)
+        submitted = try c.decode(Int.self, forKey: .submitted)
+        verifying = try c.decodeIfPresent(Int.self, forKey: .verifying) ?? 0  // absent before replication
+        accepted = try c.decode(Int.self, forKey: .accepted)
     }
 }
 

@@ -55,7 +55,6 @@ public struct ReasonCode: RawRepresentable, Hashable, Sendable, Codable, Express
     public static let superseded: ReasonCode = "superseded"
     // Trust (DESIGN §4).
     public static let replicaMismatch: ReasonCode = "replica_mismatch"
-    public static let replayedResult: ReasonCode = "replayed_result"
     public static let workerBanned: ReasonCode = "worker_banned"
     public static let workerQuarantined: ReasonCode = "worker_quarantined"
     // Why a lease request found no work.

@@ -26,7 +26,8 @@ public struct CoordinatorError: Error, CustomStringConvertible {
 /// failures and 5xx answers are retried with exponential backoff and jitter.
 public final class CoordinatorClient: Sendable {
     public let baseURL: String
-    let http: HTTPClient
+    /// The HTTP client, made on first use (a pinned certificate is checked then).
+    let connection: CoordinatorConnection
     let logger: Logger
     let token: LockedValue<String?>
     /// Where retries are shown (the status line's "coordinator unreachable ..."), if anywhere.
@@ -34,15 +35,19 @@ public final class CoordinatorClient: Sendable {
     /// Requests failed in a row (any request); the first success after some says so.
     let failuresInARow = LockedValue(0)
 
-    public init(baseURL: String, logger: Logger, progress: WorkerProgress? = nil) {
+    /// `tls` says which certificates are trusted and whether `http://` is
+    /// allowed; the default allows it (tests and embedders choose the URL),
+    /// `koinon-worker` allows it only with `--insecure-http`.
+    public init(baseURL: String, logger: Logger, progress: WorkerProgress? = nil,
+                tls: CoordinatorTLS = CoordinatorTLS(allowsPlainHTTP: true)) {
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
-        self.http = HTTPClient(eventLoopGroupProvider: .singleton)
+        self.connection = CoordinatorConnection(url: self.baseURL, tls: tls)
         self.logger = logger
         self.token = LockedValue(nil)
         self.progress = progress
     }
 
-    public func shutdown() async { try? await http.shutdown() }
+    public func shutdown() async { await connection.shutdown() }
 
     public func setToken(_ t: String) { token.set(t) }
 
@@ -65,6 +70,7 @@ public final class CoordinatorClient: Sendable {
                 if !headers.contains(where: { $0.0 == "Content-Type" }) { request.headers.add(name: "Content-Type", value: WireProtocol.jsonContentType) }
             }
             do {
+                let http = try await connection.client()
                 let response = try await http.execute(request, timeout: .seconds(timeout))
                 let status = Int(response.status.code)
                 let data: Data
@@ -83,8 +89,17 @@ public final class CoordinatorClient: Sendable {
                 let wait = backoff.delayAfterFailure(using: &random)
                 failed(error, retryIn: wait, attempt: backoff.consecutiveFailures + 1)
                 try await Task.sleep(for: .seconds(wait))
+            } catch {
+                throw Self.clarified(error)
             }
         }
+    }
+
+    /// A refused TLS set-up or certificate as a non-transient `CoordinatorError` saying what to do.
+    static func clarified(_ error: any Error) -> any Error {
+        if let e = error as? CoordinatorTLSError { return CoordinatorError(message: e.message, transient: false) }
+        if let sentence = CoordinatorTLS.trustFailure(error) { return CoordinatorError(message: sentence, transient: false) }
+        return error
     }
 
     /// Says why a request failed and when it is tried again as attempt
@@ -125,6 +140,8 @@ public final class CoordinatorClient: Sendable {
 
     static func isTransient(_ error: any Error) -> Bool {
         if let e = error as? CoordinatorError { return e.transient }
+        // A refused URL or certificate stays refused: retrying would only hide it.
+        if error is CoordinatorTLSError || CoordinatorTLS.trustFailure(error) != nil { return false }
         return !(error is CancellationError)
     }
 
@@ -151,6 +168,10 @@ public final class CoordinatorClient: Sendable {
     public func lease(maxWait: Double) async throws -> LeaseResponse {
         let (status, body) = try await send(.POST, "/v1/leases", body: try WireProtocol.makeEncoder().encode(LeaseRequest(maxWaitSeconds: maxWait, acceptsEvaluation: true)))
         if status == 401 { throw CoordinatorError(message: "the coordinator does not know this worker's token", transient: false) }
+        if status == 403 {  // banned or quarantined: registering again would not be honest
+            let said = (try? decode(ErrorResponse.self, body))?.message ?? "HTTP 403"
+            throw CoordinatorError(message: "the coordinator refuses work to this worker: \(said)", transient: false, httpStatus: 403)
+        }
         return try decode(LeaseResponse.self, body)
     }
 
@@ -163,8 +184,10 @@ public final class CoordinatorClient: Sendable {
         _ = try await send(.DELETE, "/v1/leases/\(lease.uuidString.lowercased())", retry: false)
     }
 
-    public func submit(lease: UUID, payload: Data, loss: Double, tokens: Int) async throws -> SubmitResultResponse {
-        let metadata = ResultMetadata(leaseID: lease, loss: loss, tokenCount: tokens, payloadSHA256: SHA256Hex.digest(of: [UInt8](payload)))
+    public func submit(lease: UUID, payload: Data, loss: Double, tokens: Int,
+                       claimedSHA256: String? = nil) async throws -> SubmitResultResponse {
+        let metadata = ResultMetadata(leaseID: lease, loss: loss, tokenCount: tokens,
+                                      payloadSHA256: claimedSHA256 ?? SHA256Hex.digest(of: [UInt8](payload)))
         var headers = metadata.headerFields.map { ($0.name, $0.value) }
         headers.append(("Content-Type", WireProtocol.tensorContentType))
         let (_, body) = try await send(.PUT, "/v1/leases/\(lease.uuidString.lowercased())/result", body: payload, headers: headers)
@@ -187,6 +210,38 @@ public final class CoordinatorClient: Sendable {
             throw CoordinatorError(message: "GET \(path): the bytes do not match their SHA-256 (corrupted download)", transient: true)
         }
         return body
+    }
+}
+
+/// The coordinator client's HTTP client, made once on first use: for a
+/// pinned certificate that takes a TLS handshake, and concurrent first
+/// requests share it. A failed attempt is forgotten (the next request tries again).
+actor CoordinatorConnection {
+    let url: String
+    let tls: CoordinatorTLS
+    private var making: Task<HTTPClient, any Error>?
+    private var closed = false
+
+    init(url: String, tls: CoordinatorTLS) {
+        self.url = url
+        self.tls = tls
+    }
+
+    func client() async throws -> HTTPClient {
+        guard !closed else { throw CoordinatorError(message: "the coordinator client was shut down", transient: false) }
+        if let making { return try await making.value }
+        let task = Task { [url, tls] in try await tls.makeHTTPClient(for: url) }
+        making = task
+        do { return try await task.value } catch {
+            if making == task { making = nil }
+            throw error
+        }
+    }
+
+    func shutdown() async {
+        closed = true
+        if let client = try? await making?.value { try? await client.shutdown() }
+        making = nil
     }
 }
 

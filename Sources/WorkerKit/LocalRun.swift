@@ -8,7 +8,9 @@ import Tokenizer
 /// `koinon-worker train --local`: a whole run in one process, with exactly the
 /// distributed recipe: each step's global batch is cut into the run's units,
 /// each unit's mean gradient is computed on its windows, and the step applies
-/// the mean of the unit gradients, summed in unit order. It is the reference
+/// the mean of the unit gradients, summed in unit order, each unit first
+/// clipped to the run's `aggregation.clip_multiple` × the step's median unit
+/// norm (`ClippedMean`, as the coordinator's `RunEngine`). It is the reference
 /// the distributed run must reproduce.
 public final class LocalRun: @unchecked Sendable {
     public struct StepRecord: Sendable, Equatable, Codable {
@@ -17,6 +19,8 @@ public final class LocalRun: @unchecked Sendable {
         public var validationLoss: Double?
         public var learningRate: Double
         public var gradientNorm: Double
+        /// Units scaled down by per-unit clipping (`ClippedMean`) this step.
+        public var clippedUnits: Int = 0
     }
 
     public let config: RunConfig
@@ -53,28 +57,60 @@ public final class LocalRun: @unchecked Sendable {
         gradientSum = FloatBuffer(count: model.layout.count)
     }
 
-    /// The mean gradient and loss of one unit, into `trainer.gradients`.
+    /// The mean gradient and loss of one unit, into `gradients`: the same
+    /// windows (`TrainingWindows.offsets`) and `Trainer.computeGradients` a
+    /// volunteer runs for a leased unit.
     public func unitGradient(step: Int, unit: Int) throws -> Double {
         let (tokens, targets) = try train.batch(offsets: windows.offsets(step: step, unit: unit),
                                                 sequenceLength: config.batch.sequenceLength)
         return try trainer.computeGradients(tokens: tokens, targets: targets)
     }
 
-    /// One optimizer step (0-based `step`), recorded in `history`.
+    /// Where `unitGradient` leaves the unit's gradient (the model's flat layout).
+    public var gradients: FloatBuffer { trainer.gradients }
+
+    /// Replaces the parameters (e.g. with a trained version, to compute a
+    /// unit's gradient at that version); `values` in the model's flat layout.
+    public func setParameters(_ values: [Float]) throws {
+        guard values.count == model.layout.count else {
+            throw ModelInputError("\(values.count) parameters given; the model has \(model.layout.count)")
+        }
+        _ = values.withUnsafeBufferPointer { model.parameters.buffer.update(fromContentsOf: $0) }
+    }
+
+    /// One optimizer step (0-based `step`), recorded in `history`. The unit
+    /// gradients are summed in unit order as they are computed; when
+    /// per-unit clipping scales any of them, the sum is redone with every
+    /// unit recomputed (deterministic, bit for bit) rather than holding a copy
+    /// of each unit's gradient. Honest units are never clipped with the
+    /// default multiple, so this costs nothing in normal training.
     @discardableResult
     public func runStep(_ step: Int) throws -> StepRecord {
         let units = config.batch.unitsPerStep
         let be = model.backend
+        let multiple = config.aggregation.clipMultiple
+        var norms: [Double] = []
         be.zero(gradientSum.pointer, count: gradientSum.count)
         var loss = 0.0
         for unit in 0..<units {
             loss += try unitGradient(step: step, unit: unit)
+            if multiple > 0 { norms.append(ClippedMean.norm(UnsafeBufferPointer(trainer.gradients.buffer))) }
             be.add(out: gradientSum.pointer, gradientSum.pointer, trainer.gradients.pointer, count: gradientSum.count)
+        }
+        let plan = ClippedMean.plan(norms: norms, multiple: multiple)
+        if !plan.isUnchanged {
+            be.zero(gradientSum.pointer, count: gradientSum.count)
+            for unit in 0..<units {
+                _ = try unitGradient(step: step, unit: unit)
+                if let factor = plan.scales[unit] { ClippedMean.scale(trainer.gradients.buffer, by: factor) }
+                be.add(out: gradientSum.pointer, gradientSum.pointer, trainer.gradients.pointer, count: gradientSum.count)
+            }
         }
         be.scale(gradientSum.pointer, by: 1 / Float(units), count: gradientSum.count)  // now the mean
         let update = trainer.optimizer.update(parameters: model.parameters, gradients: gradientSum, backend: be)
         var record = StepRecord(step: step, trainLoss: loss / Double(units), validationLoss: nil,
-                                learningRate: update.learningRate, gradientNorm: update.gradientNorm)
+                                learningRate: update.learningRate, gradientNorm: update.gradientNorm,
+                                clippedUnits: plan.clippedUnits)
         if config.evaluates(version: step + 1) {
             record.validationLoss = try validationLoss()
         }

@@ -27,6 +27,13 @@ public final class VolunteerWorker: @unchecked Sendable {
         public var quietWaitSeconds: Double = 60
         /// Who runs this worker (`--owner`), sent at registration.
         public var owner: String?
+        /// Rewrites a result before it is handed in. For the adversary suite
+        /// only (it plays malicious workers); no command sets it.
+        public var resultRewriter: (@Sendable (inout ResultDraft) -> Void)?
+        /// Which certificates the coordinator may present, and whether `http://`
+        /// is allowed. The default follows the URL (tests and embedders pick it);
+        /// `koinon-worker` sets it from `--ca`, `--pin-sha256` and `--insecure-http`.
+        public var tls = CoordinatorTLS(allowsPlainHTTP: true)
         public init(name: String, threads: Int?, cacheDirectory: URL, maxUnits: Int?,
                     cacheLimitBytes: Int64 = 10 * ByteSize.gibibyte) {
             self.name = name
@@ -66,7 +73,7 @@ public final class VolunteerWorker: @unchecked Sendable {
     public init(coordinatorURL: String, options: Options, logger: Logger) {
         let progress = WorkerProgress()
         self.progress = progress
-        self.client = CoordinatorClient(baseURL: coordinatorURL, logger: logger, progress: progress)
+        self.client = CoordinatorClient(baseURL: coordinatorURL, logger: logger, progress: progress, tls: options.tls)
         self.options = options
         self.backend = CPUBackend(threads: options.threads)
         self.logger = logger
@@ -83,6 +90,7 @@ public final class VolunteerWorker: @unchecked Sendable {
             let answer: LeaseResponse
             progress.update { if $0.idle == nil { $0.idle = "asking for work" } }
             do { answer = try await client.lease(maxWait: options.leaseWait) } catch let e as CoordinatorError where !e.transient {
+                if e.httpStatus == 403 { throw e }  // banned or quarantined: said once, by the caller
                 logger.warning("\(WorkerMessages.unknownToken(e.message, name: options.name))")
                 try await authenticate(force: true)
                 continue
@@ -191,7 +199,10 @@ public final class VolunteerWorker: @unchecked Sendable {
             let (payload, loss, tokens) = try await compute(a)
             progress.update { $0.finished(tokens: tokens, at: Date()) }
             progress.phase(.uploading)
-            let answer = try await client.submit(lease: a.leaseID, payload: payload, loss: loss, tokens: tokens)
+            var draft = ResultDraft(assignment: a, payload: payload, loss: loss, tokens: tokens)
+            options.resultRewriter?(&draft)
+            let answer = try await client.submit(lease: a.leaseID, payload: draft.payload, loss: draft.loss, tokens: draft.tokens,
+                                                 claimedSHA256: draft.claimedSHA256)
             switch answer.status {
             case .accepted:
                 acceptedLeases.append(a.leaseID)
@@ -350,4 +361,14 @@ public final class LockedFlag: @unchecked Sendable {
 enum BlobName {
     /// A short stable file-name-safe key for a string.
     static func of(_ s: String) -> String { String(SHA256Hex.digest(of: [UInt8](s.utf8)).prefix(16)) }
+}
+
+/// A result about to be handed in (see `VolunteerWorker.Options.resultRewriter`).
+public struct ResultDraft: Sendable {
+    public var assignment: Assignment
+    public var payload: Data
+    public var loss: Double
+    public var tokens: Int
+    /// The SHA-256 to claim in the header (nil: the payload's own).
+    public var claimedSHA256: String?
 }

@@ -1,11 +1,12 @@
 import CoordinatorApp
 import Foundation
-import FoundationNetworking
+import AsyncHTTPClient
 import Hummingbird
 import HummingbirdTesting
 import Kernels
 import KoinonCore
 import Logging
+import NIOCore
 import PostgresNIO
 import Testing
 import Wire
@@ -26,10 +27,11 @@ import WorkerKit
         return l
     }()
 
-    static func worker(_ url: String, name: String) throws -> VolunteerWorker {
+    static func worker(_ url: String, name: String, tls: CoordinatorTLS? = nil) throws -> VolunteerWorker {
         var options = VolunteerWorker.Options(
             name: name, threads: 1, cacheDirectory: try TestDatabase.scratchDirectory("cache-\(name)"), maxUnits: nil)
         options.leaseWait = 0.5
+        if let tls { options.tls = tls }
         return VolunteerWorker(coordinatorURL: url, options: options, logger: logger)
     }
 
@@ -64,7 +66,7 @@ import WorkerKit
             try await app.test(.live) { client in
                 let url = "http://127.0.0.1:\(client.port!)"
                 let victim = try ChildProcess("koinon-worker", [
-                    "--coordinator", url, "--name", "victim", "--threads", "1", "--cache-dir", scratch.path,
+                    "--coordinator", url, "--insecure-http", "--name", "victim", "--threads", "1", "--cache-dir", scratch.path,
                 ], log: scratch.appendingPathComponent("worker.log"))
                 // Freeze the worker, look: holding a lease with no result yet → SIGKILL; else let it go on.
                 let deadline = ContinuousClock.now + .seconds(60)
@@ -107,7 +109,10 @@ import WorkerKit
             let steps = 8
             let scratch = try TestDatabase.scratchDirectory("coordinator")
             let port = try ChildProcess.freePort()
-            let url = "http://127.0.0.1:\(port)"
+            let url = "https://127.0.0.1:\(port)"
+            // The coordinator's own certificate, made here so the workers know its pin; the coordinator reuses it.
+            let certificate = try ServerTLSIdentity.selfSigned(in: scratch.appendingPathComponent("tls"), names: [])
+            let tls = CoordinatorTLS(trust: .pinned(try CertificateFingerprint(parsing: certificate.fingerprint), source: "test"))
             let socket = URL(fileURLWithPath: db.endpoint.socketPath)
             let socketPort = socket.pathExtension
             let databaseURL = "postgresql://\(db.endpoint.username)@/\(db.name)?host=\(socket.deletingLastPathComponent().path)&port=\(socketPort)"
@@ -115,15 +120,20 @@ import WorkerKit
                 "serve", "--port", "\(port)", "--data-dir", scratch.path, "--database-url", databaseURL,
                 "--migrations", TestDatabase.repositoryMigrations.path, "--lease-seconds", "3", "--threads", "1",
                 "--checkpoint-every", "3",
+                // Like the in-process tests (CoordinatorSettings' default): this one is about the coordinator dying.
+                "--no-replication",
             ]
             let log = scratch.appendingPathComponent("coordinator.log")
             let first = try ChildProcess("koinon-coordinator", arguments, log: log)
-            try await Self.waitForHTTP(url, first)
-            try await Self.createRun(url: url, yaml: TinyRun.yaml(steps: steps))
+            try await Self.waitForHTTP(url, first, tls: tls)
+            #expect(first.tail(100).contains("self-signed, made at an earlier start"))
+            let operatorToken = try String(contentsOf: scratch.appendingPathComponent("operator-token"), encoding: .utf8)
+            try await Self.createRun(url: url, yaml: TinyRun.yaml(steps: steps), tls: tls,
+                                     operatorToken: operatorToken.trimmingCharacters(in: .whitespacesAndNewlines))
 
             let killedAt = LockedBox<Int?>(nil)
             let restarted = LockedBox<ChildProcess?>(nil)
-            let workers = [try Self.worker(url, name: "w1"), try Self.worker(url, name: "w2")]
+            let workers = [try Self.worker(url, name: "w1", tls: tls), try Self.worker(url, name: "w2", tls: tls)]
             try await TinyRun.train(workers, until: 1, on: db.client) { step in
                 guard step >= 4, killedAt.value == nil else { return }
                 first.signal(SIGKILL)
@@ -132,7 +142,7 @@ import WorkerKit
                 try await Task.sleep(for: .milliseconds(300))
                 let next = try ChildProcess("koinon-coordinator", arguments, log: log)
                 restarted.value = next
-                try await Self.waitForHTTP(url, next)
+                try await Self.waitForHTTP(url, next, tls: tls)
             }
             #expect(killedAt.value != nil)
             let coordinator = restarted.value ?? first
@@ -155,25 +165,37 @@ import WorkerKit
         }
     }
 
-    static func waitForHTTP(_ url: String, _ process: ChildProcess) async throws {
+    static func waitForHTTP(_ url: String, _ process: ChildProcess, tls: CoordinatorTLS) async throws {
+        let client = CoordinatorClient(baseURL: url, logger: logger, tls: tls)
+        defer { Task { await client.shutdown() } }
         let deadline = ContinuousClock.now + .seconds(60)
         while ContinuousClock.now < deadline {
             guard process.isRunning else { throw ChaosError("the coordinator exited: \(process.tail())") }
-            if let (_, response) = try? await URLSession.shared.data(from: URL(string: url + "/v1/status")!),
-               (response as? HTTPURLResponse)?.statusCode == 200 { return }
+            if (try? await client.status(timeout: 5)) != nil { return }
             try await Task.sleep(for: .milliseconds(100))
         }
         throw ChaosError("the coordinator did not answer in time: \(process.tail())")
     }
 
-    static func createRun(url: String, yaml: String) async throws {
-        var request = URLRequest(url: URL(string: url + "/v1/runs")!)
-        request.httpMethod = "POST"
-        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-        request.httpBody = try JSONEncoder().encode(CreateRunRequest(configYAML: yaml, baseDirectory: TinyRun.directory.path))
-        let (answer, response) = try await URLSession.shared.data(for: request)
-        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
-        guard status == 201 else { throw ChaosError("run create answered \(status): \(String(decoding: answer, as: UTF8.self))") }
+    static func createRun(url: String, yaml: String, tls: CoordinatorTLS, operatorToken: String) async throws {
+        let http = try await tls.makeHTTPClient(for: url)
+        var request = HTTPClientRequest(url: url + "/v1/runs")
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.headers.add(name: "Authorization", value: "Bearer \(operatorToken)")
+        request.body = .bytes(ByteBuffer(bytes: try JSONEncoder().encode(CreateRunRequest(configYAML: yaml, baseDirectory: TinyRun.directory.path))))
+        let status: UInt
+        let answer: ByteBuffer
+        do {
+            let response = try await http.execute(request, timeout: .seconds(120))
+            status = response.status.code
+            answer = try await response.body.collect(upTo: 1 << 20)
+            try await http.shutdown()
+        } catch {
+            try? await http.shutdown()
+            throw error
+        }
+        guard status == 201 else { throw ChaosError("run create answered \(status): \(String(buffer: answer))") }
     }
 
     // MARK: - PostgreSQL restarted mid-run

@@ -47,7 +47,7 @@ import Wire
                 try await client.execute(uri: "/v1/leases/\(id)/heartbeat", method: .post, headers: [.authorization: "Bearer \(bob)"]) {
                     #expect($0.status == .conflict)
                 }
-                // A result: tampered body → 422; then a valid one → accepted, and again → same answer.
+                // A result: accepted, and again → same answer; a tampered body → 422.
                 let payload = Data(TensorPayload(values: [Float](repeating: 0.001, count: info.parameterCount)).encoded())
                 func submit(_ body: Data, hash: String, token: String) async throws -> (HTTPResponse.Status, SubmitResultResponse) {
                     var headers: HTTPFields = [.authorization: "Bearer \(token)"]
@@ -60,12 +60,13 @@ import Wire
                 let hash = BlobStore.sha256(payload)
                 var tampered = payload
                 tampered[tampered.count - 1] ^= 1
-                #expect(try await submit(tampered, hash: hash, token: alice).0 == .unprocessableContent)
                 #expect(try await submit(payload, hash: hash, token: bob).0 == .conflict)  // foreign lease
                 let first = try await submit(payload, hash: hash, token: alice)
                 #expect(first.0 == .ok && first.1.status == .accepted)
                 let again = try await submit(payload, hash: hash, token: alice)
                 #expect(again.0 == .ok && again.1.status == .accepted)
+                // (A rejected result ends its lease: see RejectionTests.)
+                #expect(try await submit(tampered, hash: hash, token: alice).0 == .unprocessableContent)
                 // A second lease expires (1 s) → its heartbeat and result get 409 lease_expired.
                 let second: Assignment = try await client.execute(uri: "/v1/leases", method: .post,
                                                                   headers: [.authorization: "Bearer \(bob)"]) {

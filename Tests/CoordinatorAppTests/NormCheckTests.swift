@@ -10,7 +10,7 @@ import Wire
 
 /// The norm check over HTTP against a real PostgreSQL: after a few honest
 /// results, a gradient scaled ×100 is rejected (`gradient_norm_outlier`,
-/// stored with its reason), and the same lease can still hand in an honest one.
+/// stored with its reason), which ends its lease; the unit's next lease hands in an honest one.
 @Suite(.serialized) struct NormCheckTests {
     func decode<T: Decodable>(_ t: T.Type, _ b: ByteBuffer) throws -> T {
         try WireProtocol.makeDecoder().decode(T.self, from: Data(b.readableBytesView))
@@ -48,7 +48,7 @@ import Wire
                 // Two steps of honest results (3 units each), with small differences between them.
                 for step in 0..<2 {
                     for unit in 0..<3 {
-                        let answer = try await submit(try await lease(), value: 0.001 * Float(1 + unit))
+                        let answer = try await submit(try await lease(), value: 0.001 * Float(1 + unit) + 1e-5 * Float(step))  // no two units alike
                         #expect(answer.1.status == .accepted, "step \(step) unit \(unit)")
                     }
                     #expect(try await coordinator.aggregateCompleteSteps() == 1)
@@ -58,7 +58,10 @@ import Wire
                 #expect(scaled.0 == .unprocessableContent)
                 #expect(scaled.1.status == .rejected && scaled.1.reason == "gradient_norm_outlier")
                 #expect(scaled.1.message?.contains("median") == true)
-                #expect(try await submit(a, value: 0.002).1.status == .accepted)
+                // The rejection ended the lease: the unit is handed out again, and an honest result is accepted.
+                let ended = try await submit(a, value: 0.0021)
+                #expect(ended.0 == .conflict && ended.1.reason == .leaseReleased)
+                #expect(try await submit(try await lease(), value: 0.0021).1.status == .accepted)
             }
             try await coordinator.statusBoard.refresh()
             let status = try await coordinator.statusBoard.snapshot().status

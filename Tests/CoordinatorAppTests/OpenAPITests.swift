@@ -33,6 +33,9 @@ import Wire
         "GET /v1/runs",
         "POST /v1/runs/{run}/pause",
         "POST /v1/runs/{run}/resume",
+        "GET /v1/workers",
+        "POST /v1/workers/{worker}/ban",
+        "POST /v1/workers/{worker}/unban",
         "GET /openapi.yaml",
         "GET /",
         "GET /runs/{run}",
@@ -43,9 +46,21 @@ import Wire
     /// The routes that never touch the database, so never answer `503`.
     static let databaseFreeRoutes: Set<String> = ["GET /v1/shards/{sha}", "GET /openapi.yaml"]
 
-    /// The routes behind `Authorization: Bearer`.
+    /// The routes behind `Authorization: Bearer` with a worker's token.
     static let workerRoutes: Set<String> = [
         "POST /v1/leases", "POST /v1/leases/{lease}/heartbeat", "PUT /v1/leases/{lease}/result", "DELETE /v1/leases/{lease}",
+    ]
+
+    /// The routes behind the operator token.
+    static let operatorRoutes: Set<String> = [
+        "POST /v1/runs", "GET /v1/runs", "POST /v1/runs/{run}/pause", "POST /v1/runs/{run}/resume",
+        "GET /v1/workers", "POST /v1/workers/{worker}/ban", "POST /v1/workers/{worker}/unban",
+    ]
+
+    /// The routes that read a request body: they may answer 408 (the body
+    /// stopped arriving) and 413 (too large).
+    static let bodyRoutes: Set<String> = [
+        "POST /v1/workers", "POST /v1/leases", "PUT /v1/leases/{lease}/result", "POST /v1/runs", "POST /v1/workers/{worker}/ban",
     ]
 
     @Test func specParsesAndDescribesEveryRoute() throws {
@@ -56,12 +71,24 @@ import Wire
         let ids = spec.operations.values.map(\.operationID)
         #expect(!ids.contains(""))
         #expect(Set(ids).count == ids.count)
-        // Every operation has responses, and the worker routes (only they) need the bearer token.
+        // Every operation has responses; the worker routes (only they) need a worker's token, the
+        // operator routes (only they) the operator token, and both answer 401.
         for (route, operation) in spec.operations {
             #expect(!operation.responses.isEmpty, "\(route) has no responses")
             #expect(operation.needsWorkerToken == Self.workerRoutes.contains(route), "\(route): security")
+            #expect(operation.needsOperatorToken == Self.operatorRoutes.contains(route), "\(route): operator security")
+            if Self.operatorRoutes.contains(route) {
+                #expect(operation.responseRefs["401"] == "#/components/responses/OperatorUnauthorized", "\(route): 401")
+            }
+            if Self.workerRoutes.contains(route) {
+                #expect(operation.responses.contains("401"), "\(route): 401")
+                #expect(operation.responseRefs["429"] == "#/components/responses/TooManyRequests", "\(route): 429")
+            }
+            // Reading a body: 408 when it stops arriving, 413 when it is too large.
+            #expect(operation.responses.contains("408") == Self.bodyRoutes.contains(route), "\(route): 408")
+            #expect(operation.responses.contains("413") == Self.bodyRoutes.contains(route), "\(route): 413")
         }
-        #expect(spec.components["securitySchemes"]?.contains("workerToken") == true)
+        #expect(spec.components["securitySchemes"]?.isSuperset(of: ["workerToken", "operatorToken"]) == true)
         // Every $ref points at a defined component.
         for ref in spec.refs {
             let parts = ref.split(separator: "/").map(String.init)
@@ -70,10 +97,14 @@ import Wire
         }
         // The codes the handlers answer with.
         #expect(spec.operations["PUT /v1/leases/{lease}/result"]?.responses
-                == ["200", "400", "401", "404", "409", "413", "422", "500", "503"])
+                == ["200", "400", "401", "403", "404", "408", "409", "413", "422", "429", "500", "503"])
         #expect(spec.operations["DELETE /v1/leases/{lease}"]?.responses
-                == ["200", "400", "401", "404", "409", "500", "503"])
-        #expect(spec.operations["POST /v1/leases"]?.responses == ["200", "400", "401", "413", "500", "503"])
+                == ["200", "400", "401", "404", "409", "429", "500", "503"])
+        #expect(spec.operations["POST /v1/leases/{lease}/heartbeat"]?.responses
+                == ["200", "400", "401", "404", "409", "429", "500", "503"])
+        #expect(spec.operations["POST /v1/leases"]?.responses == ["200", "400", "401", "403", "408", "413", "429", "500", "503"])
+        #expect(spec.operations["POST /v1/workers"]?.responses == ["201", "400", "408", "413", "429", "500", "503"])
+        #expect(spec.operations["POST /v1/workers"]?.responseRefs["429"] == "#/components/responses/TooManyRequests")
         #expect(spec.operations["GET /v1/runs/{run}/parameters/{version}"]?.responses.isSuperset(of: ["200", "206", "304", "404"]) == true)
         #expect(spec.operations["GET /v1/shards/{sha}"]?.responses.isSuperset(of: ["200", "206", "304", "404"]) == true)
         #expect(spec.operations["POST /v1/workers"]?.responses.contains("201") == true)
@@ -87,11 +118,20 @@ import Wire
                 #expect(operation.responseRefs["503"] == "#/components/responses/Unavailable", "\(route): 503")
             }
         }
-        for name in ["Unavailable", "InternalError", "BodyTooLarge", "BadLeaseID", "Unauthorized"] {
+        for name in ["Unavailable", "InternalError", "BodyTooLarge", "BadLeaseID", "Unauthorized", "OperatorUnauthorized",
+                     "TooManyRequests", "RequestTimeout", "BadWorkerID", "NoSuchWorker", "WorkerRefused"] {
             #expect(spec.componentText["responses/\(name)"]?.contains("$ref: \"#/components/schemas/ErrorResponse\"") == true,
                     "\(name) has no ErrorResponse body")
         }
         #expect(spec.componentText["responses/Unavailable"]?.contains("Retry-After:") == true)
+        #expect(spec.componentText["responses/TooManyRequests"]?.contains("Retry-After:") == true)
+        #expect(spec.componentText["responses/TooManyRequests"]?.contains("rate_limited") == true)
+        #expect(spec.componentText["responses/RequestTimeout"]?.contains("request_timeout") == true)
+        // The messages of the operator endpoints and the registration's optional owner.
+        for schema in ["OperatorWorkerSummary", "BanWorkerRequest", "BanWorkerResponse"] {
+            #expect(spec.components["schemas"]?.contains(schema) == true, "\(schema) is missing")
+        }
+        #expect(spec.componentText["schemas/RegisterWorkerRequest"]?.contains("owner:") == true)
         #expect(spec.components["schemas"]?.contains("FrameworkError") == false)
         let text = try String(contentsOf: Self.specURL, encoding: .utf8)
         #expect(!text.contains("FrameworkError"))
@@ -177,6 +217,7 @@ struct OpenAPIOutline {
         /// Status → the response's `$ref`, for responses that are one.
         var responseRefs: [String: String] = [:]
         var needsWorkerToken = false
+        var needsOperatorToken = false
     }
 
     struct FormatError: Error, CustomStringConvertible {
@@ -261,6 +302,7 @@ struct OpenAPIOutline {
                 operations[route!]?.responseRefs[response!] = ref
             case 8 where route != nil && inSecurity:
                 if trimmed.hasPrefix("- workerToken:") { operations[route!]?.needsWorkerToken = true }
+                if trimmed.hasPrefix("- operatorToken:") { operations[route!]?.needsOperatorToken = true }
             default:
                 break
             }

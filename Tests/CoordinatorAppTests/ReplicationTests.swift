@@ -94,6 +94,16 @@ import Wire
         }
     }
 
+    /// Applies complete steps until run `run` reaches `step` (a verified copy also starts aggregation in the background).
+    static func reach(_ step: Int, _ run: Int, _ coordinator: Coordinator) async throws -> Bool {
+        for _ in 0..<100 {
+            _ = try await coordinator.aggregateCompleteSteps()
+            if try await coordinator.runs.get(run)?.currentStep == step { return true }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return false
+    }
+
     static func scalar(_ db: PostgresClient, _ sql: PostgresQuery) async throws -> Int {
         for try await n in try await db.query(sql, logger: logger).decode(Int.self) { return n }
         return 0
@@ -137,7 +147,7 @@ import Wire
             let c2 = try await carol.mustLease()
             #expect(c2.unitIndex == 2)
             #expect(try await carol.submit(c2, Self.honest(2)).1.verification == .verified)
-            #expect(try await coordinator.aggregateCompleteSteps() == 1)
+            #expect(try await Self.reach(1, run, coordinator))
             let accepted = try await coordinator.steps.acceptedResults(run: run, step: 0)
             #expect(accepted.map(\.worker) == [alice.id, alice.id, alice.id])
             // Credit: Alice for 3 units, Carol for her 2 agreeing copies, Bob for nothing.
@@ -163,16 +173,34 @@ import Wire
         }
     }
 
-    @Test func anotherUnitsGradientHandedInAgainIsARejectedReplay() async throws {
-        try await Self.withCoordinator(policy: .off) { coordinator, run, count, client in
+    @Test func anotherUnitsGradientHandedInAgainIsReplicatedAndOutvoted() async throws {
+        // Replication on, every worker long trusted (a replica one time in a million): only the replay calls for replicas.
+        try await Self.withCoordinator(policy: TrustPolicy(minimumReplicationProbability: 0)) { coordinator, run, count, client in
             let alice = try await Hand.register(client, name: "alice", count: count)
             let mallory = try await Hand.register(client, name: "mallory", count: count)
+            let carol = try await Hand.register(client, name: "carol", count: count)
+            try await coordinator.db.query("UPDATE workers SET consecutive_valid = 1000000", logger: Self.logger)
             let a0 = try await alice.mustLease()
             #expect(try await alice.submit(a0, Self.honest(0)).1.verification == .unreplicated)
             let m1 = try await mallory.mustLease()
+            #expect(m1.unitIndex == 1)
             let replay = try await mallory.submit(m1, Self.honest(0))
-            #expect(replay.0 == .unprocessableContent && replay.1.reason == .replayedResult)
+            #expect(replay.1.status == .accepted && replay.1.verification == .pending)
+            // Alice computes unit 2, then is the first independent worker for unit 1's replica.
+            let a2 = try await alice.mustLease()
+            #expect(try await alice.submit(a2, Self.honest(2)).1.verification == .unreplicated)
+            let a1 = try await alice.mustLease()
+            #expect(a1.unitIndex == 1)
+            #expect(try await alice.submit(a1, Self.honest(1)).1.verification == .pending)  // two copies disagree
+            let c1 = try await carol.mustLease()
+            #expect(c1.unitIndex == 1)
+            #expect(try await carol.submit(c1, Self.honest(1)).1.verification == .verified)
             #expect(try await coordinator.trust.standing(mallory.id)?.trust.strikes == 1)
+            #expect(try await coordinator.trust.standing(mallory.id)?.trust.consecutiveValid == 0)  // back on probation
+            #expect(try await coordinator.trust.standing(alice.id)?.trust.strikes == 0)
+            #expect(try await Self.reach(1, run, coordinator))
+            let accepted = try await coordinator.steps.acceptedResults(run: run, step: 0)
+            #expect(accepted.map(\.worker) == [alice.id, alice.id, alice.id])
         }
     }
 

@@ -9,7 +9,9 @@ import Wire
 /// `koinon-loadtest`: N simulated workers over loopback, each on its own
 /// connection, doing lease → submit cycles against a running coordinator as
 /// fast as they can with tiny payloads. Prints cycles/s and the cycle latency
-/// distribution (benchmarks/load.sh starts the coordinator and a run).
+/// distribution (benchmarks/load.sh starts the coordinator and a run). Plain
+/// HTTP: load.sh starts that coordinator with `--insecure-http`, so the
+/// benchmark measures the lease/submit path rather than TLS handshakes.
 @main
 struct LoadTest: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

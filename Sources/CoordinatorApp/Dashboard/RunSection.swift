@@ -81,6 +81,7 @@ struct RunSection {
         let v = run.verification
         let tiles = [
             HTML.stat("Accepted results", HTML.figure("accepted-results", v.acceptedResults)),
+            HTML.stat("Verified copies", HTML.figure("verified-copies", v.verifiedCopies), note: "replicas that agreed"),
             HTML.stat("Superseded", HTML.figure("superseded-results", v.supersededResults)),
             HTML.stat("Rejected", HTML.figure("rejected-results", v.rejectedResults)),
             HTML.stat("Replicated", HTML.figure("replicated-share", value: DashboardFormat.raw(v.replicatedShare),

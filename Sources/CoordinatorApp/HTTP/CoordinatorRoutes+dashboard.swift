@@ -30,7 +30,10 @@ extension CoordinatorRoutes {
 
     @Sendable func workerPage(_ request: Request, context: CoordinatorContext) async throws -> Response {
         let status = try await coordinator.statusBoard.snapshot().status
+        // A name no worker can have (too long, control characters: NUL cannot even be queried) is simply not found.
         guard let name = context.parameters.get("name")?.removingPercentEncoding,
+              (1...64).contains(name.unicodeScalars.count),
+              !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }),
               var history = try await coordinator.statusBoard.repository.history(workerNamed: name) else {
             return Self.html(ByteBuffer(string: DashboardPage.notFound("There is no worker of that name.")), status: .notFound)
         }

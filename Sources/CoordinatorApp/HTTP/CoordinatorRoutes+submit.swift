@@ -67,10 +67,11 @@ extension CoordinatorRoutes {
                 norm, coordinator.settings.maxNormRatio, median))
         }
         try coordinator.blobs.put(data, sha256: sha)
-        // Evaluation units are not replicated: a wrong one moves a reported figure, never the parameters.
-        let replicate = !unit.isEvaluation && coordinator.drawsReplica(standing)
+        // Evaluation units are replicated like training units: a wrong validation loss misleads everyone watching.
+        let replicate = coordinator.drawsReplica(standing)
         let outcome = try await coordinator.leases.submit(lease: lease, worker: worker, payload: sha, loss: metadata.loss,
                                                           tokens: metadata.tokenCount, replicate: replicate,
+                                                          replicateDuplicates: coordinator.settings.trust.replicates,
                                                           distinctAddresses: coordinator.settings.replicasFromDistinctAddresses)
         if case .accepted = outcome, !unit.isEvaluation { coordinator.normAccepted(run: unit.run, norm: norm) }
         if case .compare = outcome {
@@ -141,11 +142,10 @@ extension CoordinatorRoutes {
             CoordinatorMetrics.resultReceived(outcome: "accepted")
             return try WireResponse.json(SubmitResultResponse(status: .accepted, verification: verification))
         case .provisional, .compare:
+            coordinator.workSignal.signal()  // a replica is wanted now: wake waiting workers
             CoordinatorMetrics.resultReceived(outcome: "pending")
             return try WireResponse.json(SubmitResultResponse(
                 status: .accepted, message: "another worker will compute this unit too, to verify it", verification: .pending))
-        case .replayed:
-            return try await rejected(.unprocessableContent, .replayedResult, "this gradient is another unit's result")
         case .dropped:
             return try Self.refused(.conflict, "result_dropped",
                                     "this result was set aside before its step was applied (see the worker's rejections)")

@@ -17,15 +17,22 @@ public struct CoordinatorRoutes: Sendable {
     }
 
     public func register(on router: Router<CoordinatorContext>) {
+        let settings = coordinator.settings
         router.add(middleware: MetricsMiddleware())
+        router.add(middleware: UploadTimeLimitMiddleware(idleSeconds: settings.uploadIdleSeconds,
+                                                         totalSeconds: settings.uploadTotalSeconds))
         router.add(middleware: ErrorMiddleware())
         let v1 = router.group("v1")
-        v1.post("workers", use: registerWorker)
+        v1.group().add(middleware: RateLimitMiddleware.registrations(SharedRateLimiter(
+            .perMinute(settings.registrationsPerMinute, burst: settings.registrationBurst))))
+            .post("workers", use: registerWorker)
         v1.get("status", use: status)
         v1.get("runs/:run/parameters/:version", use: parameters)
         v1.get("runs/:run/config", use: modelConfig)
         v1.get("shards/:sha", use: shard)
         let authed = v1.group().add(middleware: WorkerAuthenticator(sessions: coordinator.sessions))
+            .add(middleware: RateLimitMiddleware.workerRequests(SharedRateLimiter(
+                .init(ratePerSecond: settings.workerRequestsPerSecond, burst: settings.workerRequestBurst))))
         authed.post("leases", use: lease)
         authed.post("leases/:lease/heartbeat", use: heartbeat)
         authed.put("leases/:lease/result", use: submit)
@@ -35,19 +42,29 @@ public struct CoordinatorRoutes: Sendable {
         registerDashboard(on: router)
     }
 
+    /// A worker's `threads` above this counts as this (the column is a 32-bit integer).
+    static let maximumThreads = 1 << 20
+
     @Sendable func registerWorker(_ request: Request, context: CoordinatorContext) async throws -> Response {
         let body = try await request.decode(as: RegisterWorkerRequest.self, context: context)
         let name = body.name.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard (1...64).contains(name.count) else {
+        // Counted as PostgreSQL counts (code points), not as grapheme clusters.
+        guard (1...64).contains(name.unicodeScalars.count) else {
             return try WireResponse.error(.badRequest, code: "bad_request", "name must be 1 to 64 characters")
         }
         guard !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }),
-              !body.backend.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
-            return try WireResponse.error(.badRequest, code: "bad_request", "name and backend must not contain control characters")
+              !body.backend.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }),
+              !(body.owner ?? "").unicodeScalars.contains(where: { $0.properties.generalCategory == .control }),
+              !body.version.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            return try WireResponse.error(.badRequest, code: "bad_request", "name, backend, version and owner must not contain control characters")
+        }
+        let owner = (body.owner ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+        guard owner.unicodeScalars.count <= 64 else {
+            return try WireResponse.error(.badRequest, code: "bad_request", "owner must be at most 64 characters")
         }
         let (id, token) = try await coordinator.workers.register(
-            name: name, backend: String(body.backend.prefix(200)), threads: max(0, body.threads),
-            version: String(body.version.prefix(40)), address: "")
+            name: name, backend: String(body.backend.prefix(200)), threads: min(max(0, body.threads), Self.maximumThreads),
+            version: String(body.version.prefix(40)), address: context.remoteAddress ?? "", owner: owner)
         return try WireResponse.json(RegisterWorkerResponse(workerID: id, token: token), status: .created)
     }
 
@@ -64,14 +81,24 @@ public struct CoordinatorRoutes: Sendable {
         }
         let wait = min(max(body.maxWaitSeconds ?? 0, 0), 10)
         let deadline = ContinuousClock.now + .seconds(wait)
+        var checkedStanding = false
         while true {
             let seen = coordinator.workSignal.generation
             if let grant = try await coordinator.leases.claim(worker: worker, leaseSeconds: leaseSeconds,
                                                              maxCopies: coordinator.settings.maxCopies,
                                                              backupAfterSeconds: coordinator.settings.backupAfterSeconds,
-                                                             evaluation: body.acceptsEvaluation == true) {
+                                                             evaluation: body.acceptsEvaluation == true,
+                                                             distinctAddresses: coordinator.settings.replicasFromDistinctAddresses) {
                 let info = try await coordinator.runInfo(grant.runID)
                 return try WireResponse.json(LeaseResponse.assigned(assignment(grant, info)))
+            }
+            // Claims skip banned and quarantined workers; tell them why rather than "no work".
+            if !checkedStanding {
+                checkedStanding = true
+                if let standing = try await coordinator.trust.standing(worker),
+                   let (reason, message) = Self.refusal(standing, policy: coordinator.settings.trust) {
+                    return try WireResponse.error(.forbidden, code: reason, message)
+                }
             }
             let now = ContinuousClock.now
             if now >= deadline { break }

@@ -2,9 +2,8 @@ import Foundation
 import Hummingbird
 import Wire
 
-/// Operator messages (run create/list/pause/resume). The operator token that
-/// guards them arrives with the trust work; until then the coordinator binds
-/// to loopback by default.
+/// Operator messages (run create/list/pause/resume). Every operator endpoint
+/// needs `Authorization: Bearer <operator token>` (`OperatorAuthenticator`).
 public struct CreateRunRequest: Codable, Sendable {
     public var configYAML: String
     /// Where relative paths in the YAML start (the YAML file's directory).
@@ -31,12 +30,18 @@ public struct RunSummary: Codable, Sendable {
 }
 
 extension CoordinatorRoutes {
+    /// The operator endpoints, under `/v1` behind the operator token (the
+    /// token reaches the context through `OperatorTokenProvider`, which
+    /// `CoordinatorServer.application` adds; without it they answer 401).
     func registerOperator(on router: Router<CoordinatorContext>) {
-        let runs = router.group("v1/runs")
+        let operatorGroup = router.group("v1").add(middleware: OperatorAuthenticator())
+        let runs = operatorGroup.group("runs")
         runs.post(use: createRun)
         runs.get(use: listRuns)
         runs.post(":run/pause") { try await setState($1, "paused") }
         runs.post(":run/resume") { try await setState($1, "active") }
+        // GET /v1/workers, POST /v1/workers/{id}/ban and /unban (OperatorRoutes+workers.swift), paths relative to /v1.
+        registerWorkerAdministration(on: operatorGroup)
     }
 
     @Sendable func createRun(_ request: Request, context: CoordinatorContext) async throws -> Response {

@@ -39,8 +39,6 @@ public enum SubmitOutcome: Sendable, Equatable {
     case provisional
     /// A copy of a unit already waiting for verification: the caller compares the copies.
     case compare
-    /// The payload is another unit's result.
-    case replayed
     /// Submitted before, and since set aside (its worker found wrong, or its unit's copies disagreed).
     case dropped
     /// Submitted before, and since outvoted by the unit's other copies.
@@ -104,8 +102,10 @@ public struct LeaseRepository: Sendable {
                   AND (w.quarantined_until IS NULL OR w.quarantined_until <= now())),
             target AS (
                 SELECT u.run_id, u.step, u.unit
-                FROM runs r JOIN units u ON u.run_id = r.id AND u.step = r.current_step AND u.state = 'verifying', me
-                WHERE r.state = 'active'
+                FROM runs r JOIN units u ON u.run_id = r.id AND u.state = 'verifying', me
+                -- Training units of an active run's current step; evaluation units whatever their version.
+                WHERE ((u.kind = 'train' AND r.state = 'active' AND u.step = r.current_step)
+                       OR (u.kind = 'eval' AND r.state IN ('active', 'finished')))
                   AND (SELECT count(*) FROM results x WHERE x.run_id = u.run_id AND x.step = u.step AND x.unit = u.unit
                        AND x.status = 'provisional')
                     + (SELECT count(*) FROM leases l WHERE l.run_id = u.run_id AND l.step = u.step AND l.unit = u.unit
@@ -122,12 +122,13 @@ public struct LeaseRepository: Sendable {
                 INSERT INTO leases (id, run_id, step, unit, worker_id, is_backup, deadline)
                 SELECT \(id), run_id, step, unit, \(worker), false, now() + make_interval(secs => \(leaseSeconds)) FROM target
                 RETURNING run_id, step, unit, deadline)
-            SELECT l.run_id, l.step, l.unit, l.deadline, p.parameters_sha256
+            SELECT l.run_id, l.step, l.unit, l.deadline, p.parameters_sha256, u.kind
             FROM lease l JOIN parameter_versions p ON p.run_id = l.run_id AND p.version = l.step
+            JOIN units u ON u.run_id = l.run_id AND u.step = l.step AND u.unit = l.unit
             """, logger: logger)
-        for try await (run, step, unit, deadline, sha) in rows.decode((Int, Int, Int, Date, String).self) {
+        for try await (run, step, unit, deadline, sha, kind) in rows.decode((Int, Int, Int, Date, String, String).self) {
             return LeaseGrant(leaseID: id, runID: run, step: step, unit: unit, isBackup: false, deadline: deadline,
-                              parametersSHA256: sha)
+                              parametersSHA256: sha, isEvaluation: kind == "eval")
         }
         return nil
     }
@@ -276,10 +277,12 @@ public struct LeaseRepository: Sendable {
     /// 0002): one round trip and one commit.
     /// With `replicate`, a first copy waits for a replica from another worker
     /// (independent of it, and at another address with `distinctAddresses`).
+    /// With `replicateDuplicates`, so does a payload that is another unit's result (a replay).
     public func submit(lease: UUID, worker: UUID, payload: String, loss: Double, tokens: Int, replicate: Bool = false,
-                       distinctAddresses: Bool = true) async throws -> SubmitOutcome {
+                       replicateDuplicates: Bool = false, distinctAddresses: Bool = true) async throws -> SubmitOutcome {
         let rows = try await db.execute(SubmitResult(lease: lease, worker: worker, payloadSHA256: payload, loss: loss,
-                                                     tokens: tokens, replicate: replicate, distinctAddresses: distinctAddresses),
+                                                     tokens: tokens, replicate: replicate, replicateDuplicates: replicateDuplicates,
+                                                     distinctAddresses: distinctAddresses),
                                         logger: logger)
         for try await (outcome, detail, complete) in rows {
             switch outcome {
@@ -287,7 +290,6 @@ public struct LeaseRepository: Sendable {
             case "superseded": return .superseded
             case "provisional": return .provisional
             case "compare": return .compare
-            case "replayed": return .replayed
             case "dropped": return .dropped
             case "rejected": return .foundWrong
             case "conflict": return .conflict

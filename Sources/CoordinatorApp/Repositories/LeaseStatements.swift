@@ -79,7 +79,7 @@ struct ClaimEvaluationUnit: PostgresPreparedStatement {
 
 /// Records a result (migration 0004's `koinon_submit`).
 struct SubmitResult: PostgresPreparedStatement {
-    static let sql = "SELECT outcome, detail, step_complete FROM koinon_submit($1, $2, $3, $4, $5, $6, $7)"
+    static let sql = "SELECT outcome, detail, step_complete FROM koinon_submit($1, $2, $3, $4, $5, $6, $7, $8)"
     typealias Row = (String, String?, Bool)
     var lease: UUID
     var worker: UUID
@@ -87,6 +87,7 @@ struct SubmitResult: PostgresPreparedStatement {
     var loss: Double
     var tokens: Int
     var replicate: Bool
+    var replicateDuplicates: Bool
     var distinctAddresses: Bool
 
     func makeBindings() throws -> PostgresBindings {
@@ -97,6 +98,7 @@ struct SubmitResult: PostgresPreparedStatement {
         bindings.append(loss)
         bindings.append(tokens)
         bindings.append(replicate)
+        bindings.append(replicateDuplicates)
         bindings.append(distinctAddresses)
         return bindings
     }

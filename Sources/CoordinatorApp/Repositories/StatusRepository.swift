@@ -90,6 +90,7 @@ public struct StatusRepository: Sendable {
             case "pending": c.pending = n
             case "leased": c.leased = n
             case "submitted": c.submitted = n
+            case "verifying": c.verifying = n
             default: c.accepted = n
             }
             out[run] = c
@@ -111,7 +112,7 @@ public struct StatusRepository: Sendable {
         try await countsByRun("SELECT run_id, count(*) FROM steps WHERE evaluation_pending GROUP BY run_id")
     }
 
-    /// Per run: accepted (applied) results, superseded copies and the units they were copies of, rejections by reason.
+    /// Per run: accepted (applied) results, superseded and verifying copies and the units they were copies of, rejections by reason.
     public func verification() async throws -> [Int: VerificationStatus] {
         var out: [Int: VerificationStatus] = [:]
         for (run, units) in try await countsByRun("SELECT run_id, sum(units)::bigint FROM contributions GROUP BY run_id") {
@@ -124,6 +125,13 @@ public struct StatusRepository: Sendable {
         for try await (run, copies, units) in superseded.decode((Int, Int, Int).self) {
             out[run, default: VerificationStatus()].supersededResults = copies
             replicatedUnits[run] = units
+        }
+        let replicas = try await db.query("""
+            SELECT run_id, count(*), count(DISTINCT (step, unit)) FROM results WHERE status = 'replica' GROUP BY run_id
+            """, logger: logger)
+        for try await (run, copies, units) in replicas.decode((Int, Int, Int).self) {
+            out[run, default: VerificationStatus()].verifiedCopies = copies
+            replicatedUnits[run, default: 0] += units
         }
         let rejected = try await db.query("SELECT run_id, reason, count(*) FROM rejections GROUP BY run_id, reason", logger: logger)
         for try await (run, reason, n) in rejected.decode((Int, String, Int).self) {

@@ -89,7 +89,8 @@ public struct TrustRepository: Sendable {
         }
     }
 
-    /// Drops the worker's training results of steps not yet applied (accepted,
+    /// Drops the worker's results of steps not yet applied, and of evaluations
+    /// not yet recorded (accepted,
     /// waiting for replicas, or agreeing copies) and puts their units back:
     /// an accepted unit another worker agreed with keeps that copy instead.
     /// Locks steps before units, as applying a step does. Returns how many were dropped.
@@ -97,15 +98,16 @@ public struct TrustRepository: Sendable {
     public func dropUnappliedResults(of worker: UUID, reason: String) async throws -> Int {
         try await db.withTransaction(logger: logger) { conn in
             try await conn.query("""
-                SELECT 1 FROM steps s WHERE s.state = 'open' AND EXISTS (
+                SELECT 1 FROM steps s WHERE (s.state = 'open' OR s.evaluation_pending) AND EXISTS (
                     SELECT 1 FROM results r WHERE r.run_id = s.run_id AND r.step = s.step AND r.worker_id = \(worker)
                       AND r.status IN ('accepted', 'provisional', 'replica'))
                 ORDER BY s.run_id, s.step FOR UPDATE
                 """, logger: logger)
             let rows = try await conn.query("""
                 SELECT r.id, r.run_id, r.step, r.unit, r.status FROM results r
-                JOIN steps s ON s.run_id = r.run_id AND s.step = r.step AND s.state = 'open'
-                JOIN units u ON u.run_id = r.run_id AND u.step = r.step AND u.unit = r.unit AND u.kind = 'train'
+                JOIN steps s ON s.run_id = r.run_id AND s.step = r.step
+                JOIN units u ON u.run_id = r.run_id AND u.step = r.step AND u.unit = r.unit
+                                AND ((u.kind = 'train' AND s.state = 'open') OR (u.kind = 'eval' AND s.evaluation_pending))
                 WHERE r.worker_id = \(worker) AND r.status IN ('accepted', 'provisional', 'replica')
                 ORDER BY r.run_id, r.step, r.unit
                 """, logger: logger)

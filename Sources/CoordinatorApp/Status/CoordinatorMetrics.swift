@@ -96,7 +96,8 @@ public enum CoordinatorMetrics {
         for run in status.runs {
             let id = String(run.runID)
             for (state, n) in [("pending", run.units.pending), ("leased", run.units.leased),
-                               ("submitted", run.units.submitted), ("accepted", run.units.accepted)] {
+                               ("submitted", run.units.submitted), ("verifying", run.units.verifying),
+                               ("accepted", run.units.accepted)] {
                 Gauge(label: "koinon_units", dimensions: [("run", id), ("state", state)]).record(n)
             }
             Gauge(label: "koinon_evaluation_units_outstanding", dimensions: [("run", id)]).record(run.evaluationUnitsOutstanding)

@@ -10,7 +10,7 @@ public enum StatusTable {
         for run in status.runs {
             out += "\nRun \(run.runID) '\(printable(run.name))'\n"
             out += "  units of step \(run.step): pending \(run.units.pending) · leased \(run.units.leased)"
-                + " · submitted \(run.units.submitted) · accepted \(run.units.accepted)"
+                + " · submitted \(run.units.submitted) · verifying \(run.units.verifying) · accepted \(run.units.accepted)"
                 + " · evaluation units outstanding \(run.evaluationUnitsOutstanding)\n"
             out += "  verification: " + verification(run.verification) + "\n"
             if !run.topContributors.isEmpty {
@@ -54,7 +54,7 @@ public enum StatusTable {
     static func verification(_ v: VerificationStatus) -> String {
         let reasons = v.rejectionsByReason.sorted { $0.key < $1.key }.map { "\(printable($0.key)) \($0.value)" }
             .joined(separator: ", ")
-        return "accepted \(v.acceptedResults) · superseded \(v.supersededResults) · rejected \(v.rejectedResults)"
+        return "accepted \(v.acceptedResults) · verified copies \(v.verifiedCopies) · superseded \(v.supersededResults) · rejected \(v.rejectedResults)"
             + (reasons.isEmpty ? "" : " (\(reasons))") + " · replicated \(DashboardFormat.percent(v.replicatedShare))"
     }
 

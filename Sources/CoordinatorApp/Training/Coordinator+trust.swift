@@ -16,6 +16,9 @@ extension Coordinator {
                                    message: String) async throws {
         let rejection = TrustRepository.Rejection(lease: lease, run: run, step: step, unit: unit, reason: reason, message: message)
         let actions = try await trust.record(.rejected, worker: worker, policy: settings.trust, now: Date(), rejection: rejection)
+        // The lease ends with its rejected result: the unit goes back to the queue at once, so
+        // a worker handing in garbage cannot hold a unit (and its step) until the lease expires.
+        if let lease, case .extended = try await leases.release(lease: lease, worker: worker) { workSignal.signal() }
         try await perform(actions, for: worker, why: "its results were rejected too often")
         CoordinatorMetrics.rejected(reason: reason)
     }
@@ -28,7 +31,8 @@ extension Coordinator {
         let settlement = try await trust.settle(
             run: run, step: step, unit: unit, tolerance: settings.replicaTolerance,
             maximumCopies: settings.maximumCopiesPerUnit, policy: settings.trust, now: Date()) { sha in
-                try TensorPayload(decoding: try blobs.get(sha), expectedElementCount: info.parameterCount).values
+                // An evaluation unit's copies are empty tensors: only their losses are compared.
+                try TensorPayload(decoding: try blobs.get(sha), expectedElementCount: unit < info.unitsPerStep ? info.parameterCount : 0).values
             }
         for (worker, actions) in settlement.actions {
             CoordinatorMetrics.rejected(reason: "replica_mismatch")

@@ -20,10 +20,38 @@ public struct CoordinatorSettings: Sendable {
     /// A training result whose gradient's L2 norm is more than this many times
     /// the median of the run's recent accepted results is rejected (0: off).
     public var maxNormRatio: Double = 10
+    /// Adaptive replication (DESIGN §4). Off here so a library user or a test
+    /// with one worker is not left waiting for a replica; `serve` turns it on
+    /// by default.
+    public var trust = TrustPolicy.off
+    /// How close two honest copies of a unit are.
+    public var replicaTolerance = ReplicaTolerance()
+    /// Replicas come from another address as well as another worker and owner
+    /// (off only where every worker shares one address: a demo, a test).
+    public var replicasFromDistinctAddresses = true
+    /// Copies of a replicated unit compared before, if still no majority
+    /// agrees, they are set aside and the unit is computed afresh.
+    public var maximumCopiesPerUnit = 5
     /// Full checkpoint (parameters + optimizer state) every this many steps,
     /// for runs whose run.yaml sets no `checkpoint_interval`.
     public var checkpointEvery: Int = 25
     public var threads: Int? = nil
+    /// Worker registrations (`POST /v1/workers`) a client address may make:
+    /// earned back per minute, and at once (either 0: no limit). Enough for
+    /// an operator starting a few dozen workers on one machine.
+    public var registrationsPerMinute: Double = 30
+    public var registrationBurst: Double = 60
+    /// Requests an authenticated worker may make (lease, heartbeat, result,
+    /// release): earned back per second, and at once (either 0: no limit).
+    /// A real worker makes a few a unit.
+    public var workerRequestsPerSecond: Double = 50
+    public var workerRequestBurst: Double = 200
+    /// A request body must keep arriving: each read within this many seconds
+    /// (0: no limit), else `408` and the connection is closed.
+    public var uploadIdleSeconds: Double = 30
+    /// And the whole body within this many seconds (0: no limit); a result
+    /// of tens of MB over a slow home line fits.
+    public var uploadTotalSeconds: Double = 600
     public init() {}
 }
 
@@ -39,6 +67,7 @@ public actor Coordinator {
     public let leases: LeaseRepository
     public let steps: StepRepository
     public let workers: WorkerRepository
+    public let trust: TrustRepository
     public let sessions: WorkerSessions
     /// Wakes waiting lease requests when a step opens or a unit is back in the queue.
     public let workSignal = WorkSignal()
@@ -69,6 +98,7 @@ public actor Coordinator {
         leases = LeaseRepository(db: db, logger: logger)
         steps = StepRepository(db: db, logger: logger)
         workers = WorkerRepository(db: db, logger: logger)
+        trust = TrustRepository(db: db, logger: logger)
         sessions = WorkerSessions(workers: workers)
         backend = CPUBackend(threads: settings.threads)
         statusBoard = StatusBoard(repository: StatusRepository(db: db, logger: logger), activity: activity, logger: logger)
@@ -212,6 +242,8 @@ public actor Coordinator {
         let every = config.checkpointInterval > 0 ? config.checkpointInterval : max(1, settings.checkpointEvery)
         let checkpoint = version % every == 0 || version == record.totalSteps
         let optimizer = checkpoint ? try blobs.put(engine.optimizerPayload()) : nil
+        // Copies that verified a unit did the same work: they are credited too.
+        let replicas = try await steps.replicaResults(run: record.id, step: step)
         let tokens = results.reduce(0) { $0 + $1.tokens }
         let trainLoss = results.reduce(0) { $0 + $1.loss } / Double(results.count)
         // The new version's validation loss comes from evaluation units that workers run beside training.
@@ -221,8 +253,9 @@ public actor Coordinator {
                                               optimizerSHA256: optimizer, trainLoss: trainLoss, validationLoss: nil,
                                               learningRate: outcome.learningRate, gradientNorm: outcome.gradientNorm,
                                               tokens: tokens,
-                                              contributions: Contribution.of(results, flopsPerToken: info.trainingFLOPsPerToken),
-                                              evaluationUnits: evaluationUnits),
+                                              contributions: Contribution.of(results + replicas,
+                                                                             flopsPerToken: info.trainingFLOPsPerToken),
+                                              evaluationUnits: evaluationUnits, aggregated: results.map(\.payloadSHA256)),
                                   unitsPerStep: record.unitsPerStep, totalSteps: record.totalSteps)
         } catch {
             engines[record.id] = nil  // another process applied it first, or the database failed: rebuild next time

@@ -6,8 +6,9 @@ import NeoModel
 import Wire
 
 /// The coordinator's copy of one run's model and optimizer: it applies a
-/// step from the accepted unit gradients exactly as `train --local` does (sum
-/// in unit order, divide by the unit count, clip, AdamW), so a distributed
+/// step from the accepted unit gradients exactly as `train --local` does (clip
+/// outlying units to a multiple of the step's median norm, sum in unit order,
+/// divide by the unit count, clip, AdamW), so a distributed
 /// run reproduces the local one whatever order results arrive in.
 public final class RunEngine: @unchecked Sendable {
     public let runConfig: RunConfig
@@ -31,25 +32,53 @@ public final class RunEngine: @unchecked Sendable {
     public struct StepOutcome: Sendable {
         public var gradientNorm: Double
         public var learningRate: Double
+        /// Units whose gradient was scaled down to `aggregation.clip_multiple`
+        /// × the step's median unit norm before the mean (`ClippedMean`); 0
+        /// when nothing was clipped or the rule is off.
+        public var clippedUnits: Int = 0
     }
 
-    /// Applies one step from the unit gradients (TensorPayload bytes) in unit order.
+    /// Applies one step from the unit gradients (TensorPayload bytes) in unit
+    /// order: their mean, each unit first clipped to the run's
+    /// `aggregation.clip_multiple` × the step's median unit norm (`ClippedMean`),
+    /// then global-norm clipping and AdamW. When no unit is clipped the sum is
+    /// the plain one, bit for bit (one pass); otherwise the sum is redone with
+    /// the clipped units scaled (the payloads are decoded again, so no second
+    /// copy of every unit's gradient is ever held).
     public func apply(unitGradients: [Data]) throws -> StepOutcome {
         guard !unitGradients.isEmpty else { throw EngineError("a step needs at least one unit gradient") }
         let be = model.backend, n = sum.count
+        let multiple = runConfig.aggregation.clipMultiple
+        var norms: [Double] = []
         be.zero(sum.pointer, count: n)
         for (unit, bytes) in unitGradients.enumerated() {
-            let payload: TensorPayload
-            do { payload = try TensorPayload(decoding: bytes, expectedElementCount: n) } catch {
-                throw EngineError("unit \(unit)'s gradient: \(error)")
-            }
+            let payload = try decode(unit: unit, bytes)
             payload.values.withUnsafeBufferPointer { g in
+                if multiple > 0 { norms.append(ClippedMean.norm(g)) }
                 be.add(out: sum.pointer, sum.pointer, g.baseAddress!, count: n)
+            }
+        }
+        let plan = ClippedMean.plan(norms: norms, multiple: multiple)
+        if !plan.isUnchanged {
+            be.zero(sum.pointer, count: n)
+            for (unit, bytes) in unitGradients.enumerated() {
+                var values = try decode(unit: unit, bytes).values
+                values.withUnsafeMutableBufferPointer { g in
+                    if let factor = plan.scales[unit] { ClippedMean.scale(g, by: factor) }
+                    be.add(out: sum.pointer, sum.pointer, g.baseAddress!, count: n)
+                }
             }
         }
         be.scale(sum.pointer, by: 1 / Float(unitGradients.count), count: n)  // now the mean
         let report = optimizer.update(parameters: model.parameters, gradients: sum, backend: be)
-        return StepOutcome(gradientNorm: report.gradientNorm, learningRate: report.learningRate)
+        return StepOutcome(gradientNorm: report.gradientNorm, learningRate: report.learningRate,
+                           clippedUnits: plan.clippedUnits)
+    }
+
+    private func decode(unit: Int, _ bytes: Data) throws -> TensorPayload {
+        do { return try TensorPayload(decoding: bytes, expectedElementCount: sum.count) } catch {
+            throw EngineError("unit \(unit)'s gradient: \(error)")
+        }
     }
 
     /// The current parameters as a TensorPayload (what workers download).

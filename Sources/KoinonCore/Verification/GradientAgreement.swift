@@ -42,11 +42,20 @@ public struct GradientAgreement: Sendable, Equatable {
     }
 }
 
-/// How close two honest copies of a unit must be. The defaults leave a wide
-/// margin over the honest disagreement measured between thread counts, BLAS
-/// core types and machines (BENCHMARKS.md, "Honest disagreement"), and are
-/// far below what any tampering that matters produces (a sign flip is 2, a
-/// scaled copy |k − 1|, another unit's gradient about 1).
+/// How close two honest copies of a unit must be. Measured
+/// (`benchmarks/honest_disagreement.sh`; BENCHMARKS.md, "Honest disagreement
+/// between replicas"): honest copies computed with 1, 2 or 16 threads, every
+/// OpenBLAS core type from Prescott to Cooperlake, the generic/AVX2/AVX-512
+/// kernels, on an AMD EPYC and an Intel Xeon, differ by at most 8.3e-7
+/// relative L2 error on char-small (versions 0 to 300; it grows with
+/// training) and 2.3e-6 on the gpt-neo-125M shape, cosine within 1e-11 of 1,
+/// losses within 1e-7. The defaults leave a margin of ×400 to ×1,200 for
+/// bigger models, later training and other backends, and are far below what
+/// any tampering that matters produces: a sign flip is 2, a copy scaled by k
+/// |k − 1| / max(k, 1) (×1.01: 0.0099), another unit's gradient 0.6 to 0.8,
+/// the same unit at the previous version ~1. (A relative error ε implies
+/// 1 − cosine ≤ ε²/2, so the cosine bound only binds where the L2 bound is
+/// loosened; it stays as a scale-free second check.)
 public struct ReplicaTolerance: Sendable, Equatable, Codable {
     public var relativeL2Error: Double
     public var minimumCosine: Double
