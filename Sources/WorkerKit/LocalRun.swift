@@ -82,8 +82,8 @@ public final class LocalRun: @unchecked Sendable {
     /// gradients are summed in unit order as they are computed; when
     /// per-unit clipping scales any of them, the sum is redone with every
     /// unit recomputed (deterministic, bit for bit) rather than holding a copy
-    /// of each unit's gradient. Honest units are never clipped with the
-    /// default multiple, so this costs nothing in normal training.
+    /// of each unit's gradient. Honest units of the measured runs never reach
+    /// the default multiple, so normal training never pays for it.
     @discardableResult
     public func runStep(_ step: Int) throws -> StepRecord {
         let units = config.batch.unitsPerStep

@@ -130,7 +130,9 @@ import WorkerKit
         #expect(mallory.rejectedResults == 3 && mallory.consecutiveValid == 0 && mallory.acceptedUnits == 0)
         let honest = status.workers.filter { $0.name != "mallory" }
         #expect(honest.count == 2 && honest.reduce(0) { $0 + $1.acceptedUnits } == 16)
-        #expect(honest.allSatisfy { $0.consecutiveValid == $0.acceptedUnits && $0.rejectedResults == 0 && $0.online })
+        // Valid results in a row count training results as they are accepted (the trust machine);
+        // accepted units count credited units, evaluation units included.
+        #expect(honest.allSatisfy { $0.consecutiveValid > 0 && $0.consecutiveValid <= $0.acceptedUnits && $0.rejectedResults == 0 && $0.online })
         #expect(honest.reduce(0) { $0 + $1.tokensPerSecond } > 0)
         #expect(status.workersOnline.values.reduce(0, +) == 3)
         let rejection = try #require(status.recentRejections.first)

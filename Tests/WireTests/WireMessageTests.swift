@@ -167,7 +167,8 @@ let sampleHash = String(repeating: "ab", count: 32)
         #expect(Set(try #require((run["loss_history"] as? [[String: Any]])?.last).keys) == ["step", "loss"])
         #expect(Set(try #require(run["tokens_per_second"] as? [String: Any]).keys) == ["last_minute", "last_10_minutes"])
         #expect(Set(try #require(run["verification"] as? [String: Any]).keys)
-            == ["accepted_results", "superseded_results", "rejected_results", "replicated_share", "rejections_by_reason"])
+            == ["accepted_results", "superseded_results", "rejected_results", "verified_copies", "replicated_share",
+                "rejections_by_reason"])
         #expect(Set(try #require((run["top_contributors"] as? [[String: Any]])?.first).keys)
             == ["worker_id", "name", "units", "tokens", "credit_flops"])
         #expect(Set(try #require((object["workers"] as? [[String: Any]])?.first).keys)
@@ -175,7 +176,7 @@ let sampleHash = String(repeating: "ab", count: 32)
                 "rejected_results", "consecutive_valid", "active_leases", "tokens_per_second", "credit_flops"])
         #expect(Set(try #require((object["recent_rejections"] as? [[String: Any]])?.first).keys)
             == ["at", "worker_id", "worker_name", "run_id", "step", "unit", "reason", "message"])
-        #expect(Set(try #require(run["units"] as? [String: Any]).keys) == ["pending", "leased", "submitted", "accepted"])
+        #expect(Set(try #require(run["units"] as? [String: Any]).keys) == ["pending", "leased", "submitted", "verifying", "accepted"])
     }
 
     @Test func assignmentCarriesItsEvaluation() throws {

@@ -64,7 +64,7 @@ public struct RateLimitMiddleware: RouterMiddleware {
             return try await next(request, context)
         }
         let seconds = max(1, Int(RateLimiter<ContinuousClock.Instant>.seconds(wait).rounded(.up)))
-        context.logger.warning("rate limited: \(request.method) \(request.uri.path) (\(key)), retry in \(seconds) s")
+        context.logger.debug("rate limited: \(request.method) \(request.uri.path) (\(key)), retry in \(seconds) s")
         var response = try WireResponse.error(.tooManyRequests, code: Self.code,
                                               "too many \(subject): at most \(Self.describe(limiter.limit)); retry in \(seconds) s")
         response.headers[.retryAfter] = String(seconds)

@@ -34,6 +34,20 @@ public struct Settlement: Sendable {
 }
 
 extension TrustRepository {
+    /// Verifying units with as many copies in as they wait for: (run, step, unit).
+    public func unitsReadyToSettle() async throws -> [(Int, Int, Int)] {
+        let rows = try await db.query("""
+            SELECT u.run_id, u.step, u.unit FROM units u
+            WHERE u.state = 'verifying'
+              AND (SELECT count(*) FROM results r WHERE r.run_id = u.run_id AND r.step = u.step AND r.unit = u.unit
+                   AND r.status = 'provisional') >= u.copies_needed
+            ORDER BY u.run_id, u.step, u.unit
+            """, logger: logger)
+        var out: [(Int, Int, Int)] = []
+        for try await row in rows.decode((Int, Int, Int).self) { out.append(row) }
+        return out
+    }
+
     /// Compares the copies of a verifying unit (`gradient` reads a copy's
     /// values) and records the decision in one transaction, holding the unit:
     /// the majority's first copy becomes the unit's result, agreeing copies

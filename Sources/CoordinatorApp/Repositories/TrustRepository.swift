@@ -113,10 +113,18 @@ public struct TrustRepository: Sendable {
                 """, logger: logger)
             var victims: [(Int, Int, Int, Int, String)] = []
             for try await row in rows.decode((Int, Int, Int, Int, String).self) { victims.append(row) }
-            for (id, run, step, unit, status) in victims {
+            var dropped = 0
+            for (id, run, step, unit, _) in victims {
                 try await conn.query("""
                     SELECT 1 FROM units WHERE run_id = \(run) AND step = \(step) AND unit = \(unit) FOR UPDATE
                     """, logger: logger)
+                // Read again under the unit's lock: comparing its copies may have settled it meanwhile.
+                var current: String?
+                for try await s in try await conn.query("SELECT status FROM results WHERE id = \(id)", logger: logger).decode(String.self) {
+                    current = s
+                }
+                guard let status = current, ["accepted", "provisional", "replica"].contains(status) else { continue }
+                dropped += 1
                 try await conn.query("""
                     UPDATE results SET status = 'dropped', reason = \(reason) WHERE id = \(id)
                     """, logger: logger)
@@ -150,7 +158,7 @@ public struct TrustRepository: Sendable {
                 default: break  // an agreeing copy: the unit keeps its result
                 }
             }
-            return victims.count
+            return dropped
         }
     }
 

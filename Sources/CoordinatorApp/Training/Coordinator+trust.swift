@@ -31,8 +31,10 @@ extension Coordinator {
         let settlement = try await trust.settle(
             run: run, step: step, unit: unit, tolerance: settings.replicaTolerance,
             maximumCopies: settings.maximumCopiesPerUnit, policy: settings.trust, now: Date()) { sha in
-                // An evaluation unit's copies are empty tensors: only their losses are compared.
-                try TensorPayload(decoding: try blobs.get(sha), expectedElementCount: unit < info.unitsPerStep ? info.parameterCount : 0).values
+                // An evaluation unit's copies are empty tensors: only their losses are compared
+                // (and its blob, shared by every evaluation result, may be pruned already).
+                unit < info.unitsPerStep
+                    ? try TensorPayload(decoding: try blobs.get(sha), expectedElementCount: info.parameterCount).values : []
             }
         for (worker, actions) in settlement.actions {
             CoordinatorMetrics.rejected(reason: "replica_mismatch")
@@ -44,6 +46,17 @@ extension Coordinator {
         }
         if settlement.verdicts.values.contains(where: { $0 == .pending || $0 == .setAside }) { workSignal.signal() }
         return settlement
+    }
+
+    /// Compares the copies of units that have all the copies they wait for
+    /// but were not compared (the coordinator stopped, or the comparison
+    /// failed, between a copy's arrival and its comparison). Housekeeping.
+    func settleWaitingUnits() async throws {
+        for (run, step, unit) in try await trust.unitsReadyToSettle() {
+            do { _ = try await settle(run: run, step: step, unit: unit) } catch {
+                logger.error("run \(run) step \(step) unit \(unit): comparing its copies failed (retried at the next tick): \(error)")
+            }
+        }
     }
 
     /// Bans a worker: no more work, its unapplied results dropped. Nil: no such worker.

@@ -81,6 +81,7 @@ extension Coordinator {
             } catch {
                 logger.error("expiring overdue leases failed: \(error)")
             }
+            do { try await settleWaitingUnits() } catch { logger.error("settling replicated units failed: \(error)") }
             do { try await aggregateCompleteSteps() } catch { logger.error("aggregation failed: \(error)") }
             do { try await recordCompleteEvaluations() } catch { logger.error("recording evaluations failed: \(error)") }
         } while tickAgain

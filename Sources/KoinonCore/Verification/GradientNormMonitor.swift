@@ -50,7 +50,9 @@ public struct GradientNormMonitor: Sendable, Equatable {
 
     public func verdict(norm: Double) -> Verdict {
         guard maximumRatio > 0, recent.count >= minimumSamples, let median, median > 0 else { return .plausible }
-        return norm.isFinite && norm <= maximumRatio * median ? .plausible : .outlier(median: median)
+        // Both ways: a scaled-up copy, or a zeroed or scaled-down one (which would slow training unseen).
+        return norm.isFinite && norm <= maximumRatio * median && norm >= median / maximumRatio
+            ? .plausible : .outlier(median: median)
     }
 
     /// Records an outlier for `unit` from `worker`; true when another worker
