@@ -43,6 +43,39 @@ public struct OperatorWorkerSummary: Codable, Hashable, Sendable {
         case acceptedUnits = "accepted_units", rejectedResults = "rejected_results"
         case quarantinedUntil = "quarantined_until", banReason = "ban_reason", lastSeen = "last_seen"
     }
+
+    // Times as the protocol writes them (ISO 8601, WireTimestamp), whatever the coder's date strategy.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        workerID = try c.decode(UUID.self, forKey: .workerID)
+        name = try c.decode(String.self, forKey: .name)
+        owner = try c.decode(String.self, forKey: .owner)
+        address = try c.decode(String.self, forKey: .address)
+        trust = try c.decode(String.self, forKey: .trust)
+        consecutiveValid = try c.decode(Int.self, forKey: .consecutiveValid)
+        strikes = try c.decode(Int.self, forKey: .strikes)
+        acceptedUnits = try c.decode(Int.self, forKey: .acceptedUnits)
+        rejectedResults = try c.decode(Int.self, forKey: .rejectedResults)
+        quarantinedUntil = try c.decodeIfPresent(WireTime.self, forKey: .quarantinedUntil)?.wrappedValue
+        banReason = try c.decodeIfPresent(String.self, forKey: .banReason)
+        lastSeen = try c.decode(WireTime.self, forKey: .lastSeen).wrappedValue
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(workerID, forKey: .workerID)
+        try c.encode(name, forKey: .name)
+        try c.encode(owner, forKey: .owner)
+        try c.encode(address, forKey: .address)
+        try c.encode(trust, forKey: .trust)
+        try c.encode(consecutiveValid, forKey: .consecutiveValid)
+        try c.encode(strikes, forKey: .strikes)
+        try c.encode(acceptedUnits, forKey: .acceptedUnits)
+        try c.encode(rejectedResults, forKey: .rejectedResults)
+        try c.encodeIfPresent(quarantinedUntil.map { WireTime(wrappedValue: $0) }, forKey: .quarantinedUntil)
+        try c.encodeIfPresent(banReason, forKey: .banReason)
+        try c.encode(WireTime(wrappedValue: lastSeen), forKey: .lastSeen)
+    }
 }
 
 /// `POST /v1/workers/{id}/ban` (operator token): the worker is refused from

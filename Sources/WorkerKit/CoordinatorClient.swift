@@ -79,7 +79,8 @@ public final class CoordinatorClient: Sendable {
                 } else {
                     data = Data(try await response.body.collect(upTo: maxBytes).readableBytesView)
                 }
-                if status >= 500 && retry {
+                // Too many requests (rate limited) is, like a 5xx, a reason to wait and try again.
+                if (status >= 500 || status == 429) && retry {
                     let said = (try? WireProtocol.makeDecoder().decode(ErrorResponse.self, from: data))?.message
                     throw CoordinatorError(message: "HTTP \(status)\(said.map { ": \($0)" } ?? "")", transient: true, httpStatus: status)
                 }

@@ -223,6 +223,54 @@ import Wire
         }
     }
 
+    @Test func theOperatorListsBansAndUnbansWorkersOverHTTP() async throws {
+        try await TestDatabase.withFresh(migrated: true) { db in
+            var settings = CoordinatorSettings()
+            settings.trust = TrustPolicy()
+            let blobs = try BlobStore(root: try TestDatabase.scratchDirectory("blobs-ban"))
+            let coordinator = Coordinator(db: db.client, blobs: blobs, settings: settings, logger: Self.logger)
+            let run = try await coordinator.createRun(yaml: TinyRun.yaml(steps: 2), baseDirectory: TinyRun.directory)
+            let count = try await coordinator.runInfo(run).parameterCount
+            let token = OperatorToken.random()
+            let app = CoordinatorServer.application(coordinator: coordinator, host: "127.0.0.1", port: 0, services: [],
+                                                    logger: Self.logger, operatorToken: token)
+            try await app.test(.router) { client in
+                let mallory = try await Hand.register(client, name: "mallory", owner: "m", count: count)
+                let operatorAuth: HTTPFields = [.authorization: "Bearer \(token.value)"]
+                // Workers cannot use operator endpoints.
+                try await client.execute(uri: "/v1/workers", method: .get, headers: mallory.auth) { #expect($0.status == .unauthorized) }
+                let listed = try await client.execute(uri: "/v1/workers", method: .get, headers: operatorAuth) { response in
+                    #expect(response.status == .ok)
+                    // Times are ISO 8601 strings, as everywhere in the protocol.
+                    let raw = try JSONSerialization.jsonObject(with: Data(response.body.readableBytesView)) as? [[String: Any]]
+                    #expect(raw?.first?["last_seen"] is String)
+                    return try Self.decode([OperatorWorkerSummary].self, response.body)
+                }
+                #expect(listed.map(\.name) == ["mallory"] && listed.first?.trust == "probation" && listed.first?.owner == "m")
+                let a = try await mallory.mustLease()
+                _ = try await mallory.submit(a, Self.honest(a.unitIndex))
+                let uri = "/v1/workers/\(mallory.id.uuidString.lowercased())"
+                let bad = try WireProtocol.makeEncoder().encode(BanWorkerRequest(reason: "bad\u{1B}[2J"))
+                try await client.execute(uri: uri + "/ban", method: .post, headers: operatorAuth, body: ByteBuffer(bytes: bad)) {
+                    #expect($0.status == .badRequest)
+                }
+                let body = try WireProtocol.makeEncoder().encode(BanWorkerRequest(reason: "sends noise"))
+                let banned = try await client.execute(uri: uri + "/ban", method: .post, headers: operatorAuth, body: ByteBuffer(bytes: body)) {
+                    try Self.decode(BanWorkerResponse.self, $0.body)
+                }
+                #expect(banned.trust == "banned" && banned.droppedResults == 1)
+                guard case .failure(let refused) = try await mallory.lease() else { throw ChaosError("a banned worker got work") }
+                #expect(refused.status == .forbidden && refused.body?.contains("sends noise") == true)
+                let unbanned = try await client.execute(uri: uri + "/unban", method: .post, headers: operatorAuth) {
+                    try Self.decode(BanWorkerResponse.self, $0.body)
+                }
+                #expect(unbanned.trust == "probation")
+                try await client.execute(uri: "/v1/workers/\(UUID())/ban", method: .post, headers: operatorAuth) { #expect($0.status == .notFound) }
+                #expect(try await mallory.mustLease().step == 0)
+            }
+        }
+    }
+
     @Test func repeatOffendersAreQuarantined() async throws {
         let policy = TrustPolicy(replicates: false, strikesToQuarantine: 2, quarantineSeconds: 3600)
         try await Self.withCoordinator(policy: policy) { coordinator, run, count, client in

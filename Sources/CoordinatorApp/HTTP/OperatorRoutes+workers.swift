@@ -26,7 +26,10 @@ extension CoordinatorRoutes {
                 throw HTTPError(.badRequest, message: "the body is not a BanWorkerRequest: \(error)")
             }
         }
-        guard reason.count <= 500 else { throw HTTPError(.badRequest, message: "the reason must be at most 500 characters") }
+        guard reason.unicodeScalars.count <= 500,
+              !reason.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            throw HTTPError(.badRequest, message: "the reason must be at most 500 characters, without control characters")
+        }
         guard let answer = try await coordinator.ban(worker: worker, reason: reason) else {
             return try WireResponse.error(.notFound, code: "not_found", "no such worker")
         }
