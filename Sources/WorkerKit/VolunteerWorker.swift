@@ -208,7 +208,8 @@ public final class VolunteerWorker: @unchecked Sendable {
                 acceptedLeases.append(a.leaseID)
                 if acceptedLeases.count > 10_000 { acceptedLeases.removeFirst(acceptedLeases.count - 10_000) }
                 progress.update { $0.unitsAccepted += 1 }
-                logger.info("\(label): accepted, loss \(String(format: "%.4f", loss))")
+                let pending = answer.verification == .pending ? " (another worker's copy will verify it)" : ""
+                logger.info("\(label): accepted, loss \(String(format: "%.4f", loss))\(pending)")
             case .superseded:
                 progress.update { $0.unitsSuperseded += 1 }
                 logger.warning("\(WorkerMessages.superseded(label))")
