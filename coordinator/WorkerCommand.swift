@@ -1,4 +1,5 @@
 import ArgumentParser
+import CoordinatorApp
 import Foundation
 import Wire
 
@@ -96,10 +97,10 @@ struct WorkerCommand: AsyncParsableCommand {
              w.address.isEmpty ? "-" : w.address, w.trust, "\(w.consecutiveValid)", "\(w.strikes)", "\(w.acceptedUnits)",
              "\(w.rejectedResults)", ago(w.lastSeen, now: now)]
         }
-        var out = render(headers, rightAligned: [5, 6, 7, 8], rows)
+        var out = StatusTable.table(headers, rightAligned: [5, 6, 7, 8], rows)
         let notes = workers.compactMap { w -> String? in
             let id = String(w.workerID.uuidString.lowercased().prefix(8))
-            if let reason = w.banReason, w.trust == "banned" { return "  \(id) banned: \(printable(reason))" }
+            if let reason = w.banReason, w.trust == "banned" { return "  \(id) banned: \(StatusTable.printable(reason))" }
             if let until = w.quarantinedUntil, w.trust == "quarantined" {
                 return "  \(id) quarantined until \(WireTimestamp.string(from: until))"
             }
@@ -107,18 +108,6 @@ struct WorkerCommand: AsyncParsableCommand {
         }
         if !notes.isEmpty { out += "\n" + notes.joined(separator: "\n") + "\n" }
         return out
-    }
-
-    static func render(_ headers: [String], rightAligned: Set<Int>, _ rows: [[String]]) -> String {
-        let all = [headers] + rows.map { $0.map(printable) }
-        let widths = headers.indices.map { c in all.map { $0.indices.contains(c) ? $0[c].count : 0 }.max() ?? 0 }
-        return all.map { row in
-            headers.indices.map { c in
-                let cell = row.indices.contains(c) ? row[c] : ""
-                let pad = String(repeating: " ", count: widths[c] - cell.count)
-                return rightAligned.contains(c) ? pad + cell : cell + pad
-            }.joined(separator: "  ").replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression)
-        }.joined(separator: "\n") + "\n"
     }
 
     /// "12 s ago", "5 min ago", "3 h ago", "2 d ago".
@@ -130,9 +119,5 @@ struct WorkerCommand: AsyncParsableCommand {
         case ..<86_400: return "\(seconds / 3600) h ago"
         default: return "\(seconds / 86_400) d ago"
         }
-    }
-
-    static func printable(_ text: String) -> String {
-        String(text.unicodeScalars.map { $0.properties.generalCategory == .control ? "?" : Character($0) })
     }
 }

@@ -73,7 +73,7 @@ public enum StatusTable {
     /// Columns padded to their widest cell (left-aligned, or right for the
     /// given columns). Control characters in cells (names and messages come
     /// from workers) are shown as "?", so they cannot drive the terminal.
-    static func table(_ headers: [String], rightAligned: Set<Int>, _ rows: [[String]]) -> String {
+    public static func table(_ headers: [String], rightAligned: Set<Int>, _ rows: [[String]]) -> String {
         let all = [headers] + rows.map { $0.map(printable) }
         let widths = headers.indices.map { c in all.map { $0.indices.contains(c) ? $0[c].count : 0 }.max() ?? 0 }
         return all.map { row in
@@ -85,7 +85,7 @@ public enum StatusTable {
         }.joined(separator: "\n") + "\n"
     }
 
-    static func printable(_ text: String) -> String {
+    public static func printable(_ text: String) -> String {
         String(text.unicodeScalars.map { $0.properties.generalCategory == .control ? "?" : Character($0) })
     }
 
