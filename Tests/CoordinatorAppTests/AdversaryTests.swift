@@ -200,7 +200,8 @@ import WorkerKit
             }
             let submissions = ledger.withLock { $0.submissions }
             var byAttack: [Attack: (sent: Int, caught: Int)] = [:]
-            var honestSent = 0, honestMarked = 0, slipped: [String] = [], sleeperSent = 0, sleeperSlipped = 0
+            var honestSent = 0, honestMarked = 0, honestSetAside: [String: Int] = [:], slipped: [String] = []
+            var sleeperSent = 0, sleeperSlipped = 0
             for (lease, (worker, attack, sleeper)) in submissions {
                 // A result refused at the door (its worker banned or quarantined meanwhile) left no row: it was caught.
                 let fate = fates[lease] ?? "refused"
@@ -216,7 +217,10 @@ import WorkerKit
                     }
                 } else {
                     honestSent += 1
-                    if ["rejected", "dropped", "refused"].contains(fate) { honestMarked += 1 }
+                    // Marked wrong: rejected. Set aside without blame: dropped (its unit's copies settled
+                    // nothing, or the worker it agreed with was found wrong) or refused at the door.
+                    if fate == "rejected" { honestMarked += 1 }
+                    if ["dropped", "refused"].contains(fate) { honestSetAside[fate, default: 0] += 1 }
                 }
             }
             let maliciousSent = byAttack.values.reduce(0) { $0 + $1.sent }
@@ -257,7 +261,8 @@ import WorkerKit
                          100 * Double(caught) / Double(max(maliciousSent, 1)), caught, maliciousSent, Int(quarantined)))
             print("adversary: the sleeper (trusted after \(Self.sleeperPatience) honest results, then sign-flips): \(sleeperSent - sleeperSlipped) of \(sleeperSent) caught, \(sleeperSlipped) applied unverified (bounded by clipping to \(try RunConfig(yaml: TinyRun.yaml(steps: Self.steps)).aggregation.clipMultiple)× the step's median norm)")
             print(String(format: "adversary: false positives %d of %d honest results; honest workers with a strike %d",
-                         honestMarked, honestSent, Int(honestStruck)))
+                         honestMarked, honestSent, Int(honestStruck))
+                  + "; set aside without blame: \(honestSetAside.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ").nonEmpty ?? "none")")
             print(String(format: "adversary: extra compute %.1f%% at steady state (steps %d–%d: %.0f copies for %.0f units; honest replicas alone %.1f%%), %.1f%% over the whole run",
                          100 * overhead, half, Self.steps - 1, copies, units, 100 * honestReplicas / units,
                          100 * (wholeCopies / wholeUnits - 1)))
@@ -282,4 +287,8 @@ final class Guarded<T>: @unchecked Sendable {
     private let lock = NSLock()
     init(_ value: T) { self.value = value }
     func withLock<R>(_ body: (inout T) -> R) -> R { lock.withLock { body(&value) } }
+}
+
+extension String {
+    var nonEmpty: String? { isEmpty ? nil : self }
 }

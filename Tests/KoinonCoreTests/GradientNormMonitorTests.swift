@@ -2,8 +2,8 @@ import KoinonCore
 import Testing
 
 /// The norm check: plausible until enough history, then anything more than
-/// the ratio times the recent median, or less than the median over the ratio,
-/// is an outlier; off at ratio 0.
+/// the ratio times the recent median, or less than the median over the ratio
+/// squared, is an outlier; off at ratio 0.
 @Suite struct GradientNormMonitorTests {
     @Test func judgesAgainstTheRecentMedianOnceItHasEnoughHistory() {
         var monitor = GradientNormMonitor(maximumRatio: 10, minimumSamples: 3, window: 4)
@@ -17,8 +17,8 @@ import Testing
         #expect(monitor.verdict(norm: .nan) == .outlier(median: 2))
         #expect(monitor.verdict(norm: .infinity) == .outlier(median: 2))
         // Too small is as suspect as too large: a zeroed or scaled-down copy.
-        #expect(monitor.verdict(norm: 0.2) == .plausible)
-        #expect(monitor.verdict(norm: 0.19) == .outlier(median: 2))
+        #expect(monitor.verdict(norm: 0.02) == .plausible)  // down to the median over the ratio squared
+        #expect(monitor.verdict(norm: 0.019) == .outlier(median: 2))
         #expect(monitor.verdict(norm: 0) == .outlier(median: 2))
         // The window keeps the last 4: [2, 3, 4, 5] → median 3.5.
         for n in [4.0, 5.0] { monitor.accepted(norm: n) }

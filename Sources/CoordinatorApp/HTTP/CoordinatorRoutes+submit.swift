@@ -63,8 +63,8 @@ extension CoordinatorRoutes {
         if !unit.isEvaluation,
            case .outlier(let median) = coordinator.normVerdict(run: unit.run, step: unit.step, unit: unit.unit, worker: worker, norm: norm) {
             return try await rejected(.unprocessableContent, "gradient_norm_outlier", String(
-                format: "the gradient's L2 norm %.4g is not within a factor %g of the median %.4g of this run's recent results",
-                norm, coordinator.settings.maxNormRatio, median))
+                format: "the gradient's L2 norm %.4g is out of bounds (at most %g times, at least 1/%g² of, the median %.4g of this run's recent results)",
+                norm, coordinator.settings.maxNormRatio, coordinator.settings.maxNormRatio, median))
         }
         try coordinator.blobs.put(data, sha256: sha)
         // Evaluation units are replicated like training units: a wrong validation loss misleads everyone watching.

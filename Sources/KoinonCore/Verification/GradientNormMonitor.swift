@@ -50,8 +50,10 @@ public struct GradientNormMonitor: Sendable, Equatable {
 
     public func verdict(norm: Double) -> Verdict {
         guard maximumRatio > 0, recent.count >= minimumSamples, let median, median > 0 else { return .plausible }
-        // Both ways: a scaled-up copy, or a zeroed or scaled-down one (which would slow training unseen).
-        return norm.isFinite && norm <= maximumRatio * median && norm >= median / maximumRatio
+        // Both ways: a scaled-up copy, or a zeroed or scaled-down one (which would slow training
+        // unseen). Downwards the bound is the ratio squared: honest norms shrink as a run learns,
+        // and a strike for an honest worker costs more than a small result that slips by.
+        return norm.isFinite && norm <= maximumRatio * median && norm >= median / (maximumRatio * maximumRatio)
             ? .plausible : .outlier(median: median)
     }
 
