@@ -140,7 +140,7 @@ import Wire
             #expect(decides.1.status == .accepted && decides.1.verification == .verified)
             // Bob was found wrong: a strike, a stored rejection, and his verified copy of unit 0 is dropped.
             let bobStanding = try #require(try await coordinator.trust.standing(bob.id))
-            #expect(bobStanding.trust.strikes == 1 && bobStanding.trust.consecutiveValid == 0)
+            #expect(bobStanding.strikes == 1 && bobStanding.consecutiveValid == 0)
             #expect(try await Self.scalar(coordinator.db, "SELECT count(*)::int FROM rejections WHERE worker_id = \(bob.id) AND reason = 'replica_mismatch'") == 1)
             #expect(try await Self.scalar(coordinator.db, "SELECT count(*)::int FROM results WHERE worker_id = \(bob.id) AND status = 'dropped'") == 1)
             // Carol verifies unit 2 and the step applies with Alice's gradients.
@@ -156,8 +156,8 @@ import Wire
             for try await (w, n) in credited.decode((UUID, Int).self) { units_[w] = n }
             #expect(units_ == [alice.id: 3, carol.id: 2])
             // Alice and Carol each count valid results; Bob starts over.
-            #expect(try await coordinator.trust.standing(alice.id)?.trust.consecutiveValid == 3)
-            #expect(try await coordinator.trust.standing(carol.id)?.trust.consecutiveValid == 2)
+            #expect(try await coordinator.trust.standing(alice.id)?.consecutiveValid == 3)
+            #expect(try await coordinator.trust.standing(carol.id)?.consecutiveValid == 2)
         }
     }
 
@@ -195,9 +195,9 @@ import Wire
             let c1 = try await carol.mustLease()
             #expect(c1.unitIndex == 1)
             #expect(try await carol.submit(c1, Self.honest(1)).1.verification == .verified)
-            #expect(try await coordinator.trust.standing(mallory.id)?.trust.strikes == 1)
-            #expect(try await coordinator.trust.standing(mallory.id)?.trust.consecutiveValid == 0)  // back on probation
-            #expect(try await coordinator.trust.standing(alice.id)?.trust.strikes == 0)
+            #expect(try await coordinator.trust.standing(mallory.id)?.strikes == 1)
+            #expect(try await coordinator.trust.standing(mallory.id)?.consecutiveValid == 0)  // back on probation
+            #expect(try await coordinator.trust.standing(alice.id)?.strikes == 0)
             #expect(try await Self.reach(1, run, coordinator))
             let accepted = try await coordinator.steps.acceptedResults(run: run, step: 0)
             #expect(accepted.map(\.worker) == [alice.id, alice.id, alice.id])

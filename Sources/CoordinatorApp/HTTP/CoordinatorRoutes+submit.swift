@@ -83,12 +83,12 @@ extension CoordinatorRoutes {
     }
 
     /// Why a worker may not work now (banned, quarantined): a 403's reason and message; nil if it may.
-    static func refusal(_ standing: WorkerStanding, policy: TrustPolicy) -> (ReasonCode, String)? {
-        switch standing.trust.state(at: Date(), policy: policy) {
+    static func refusal(_ standing: WorkerTrust, policy: TrustPolicy) -> (ReasonCode, String)? {
+        switch standing.state(at: Date(), policy: policy) {
         case .banned:
-            return (.workerBanned, "this worker is banned: \(standing.trust.banReason ?? "by the operator")")
+            return (.workerBanned, "this worker is banned: \(standing.banReason ?? "by the operator")")
         case .quarantined:
-            let until = standing.trust.quarantinedUntil.map { WireTimestamp.string(from: $0) } ?? "later"
+            let until = standing.quarantinedUntil.map { WireTimestamp.string(from: $0) } ?? "later"
             return (.workerQuarantined, "too many of this worker's results were wrong or rejected; it may work again after \(until)")
         case .probation, .trusted:
             return nil

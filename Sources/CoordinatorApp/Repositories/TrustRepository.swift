@@ -4,13 +4,6 @@ import Logging
 import PostgresNIO
 import Wire
 
-/// A worker's standing as the trust machine sees it, with what replicas are matched on.
-public struct WorkerStanding: Sendable, Equatable {
-    public var trust: WorkerTrust
-    public var owner: String
-    public var address: String
-}
-
 /// Workers' trust records: loaded and stored around `WorkerTrust` (the pure
 /// machine), and the actions it asks for: dropping a worker's results not yet
 /// applied, giving back its leases.
@@ -23,14 +16,13 @@ public struct TrustRepository: Sendable {
         self.logger = logger
     }
 
-    /// The worker's standing (nil: no such worker).
-    public func standing(_ worker: UUID) async throws -> WorkerStanding? {
+    /// The worker's trust record (nil: no such worker).
+    public func standing(_ worker: UUID) async throws -> WorkerTrust? {
         let rows = try await db.query("""
-            SELECT consecutive_valid, strikes, quarantined_until, ban_reason, owner, address FROM workers WHERE id = \(worker)
+            SELECT consecutive_valid, strikes, quarantined_until, ban_reason FROM workers WHERE id = \(worker)
             """, logger: logger)
-        for try await (valid, strikes, until, ban, owner, address) in rows.decode((Int, Int, Date?, String?, String, String).self) {
-            return WorkerStanding(trust: WorkerTrust(consecutiveValid: valid, strikes: strikes, quarantinedUntil: until,
-                                                     banReason: ban), owner: owner, address: address)
+        for try await (valid, strikes, until, ban) in rows.decode((Int, Int, Date?, String?).self) {
+            return WorkerTrust(consecutiveValid: valid, strikes: strikes, quarantinedUntil: until, banReason: ban)
         }
         return nil
     }

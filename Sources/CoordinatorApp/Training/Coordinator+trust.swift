@@ -6,9 +6,9 @@ import Wire
 /// comparison, bans. Not isolated to the actor: request handlers never queue
 /// behind an aggregation.
 extension Coordinator {
-    /// Whether this result of `standing`'s worker waits for a replica.
-    nonisolated func drawsReplica(_ standing: WorkerStanding) -> Bool {
-        standing.trust.replicates(draw: Double.random(in: 0..<1), at: Date(), policy: settings.trust)
+    /// Whether a result of a worker with this trust record waits for a replica.
+    nonisolated func drawsReplica(_ trust: WorkerTrust) -> Bool {
+        trust.replicates(draw: Double.random(in: 0..<1), at: Date(), policy: settings.trust)
     }
 
     /// Records a result turned away by a check: a strike for its worker.
