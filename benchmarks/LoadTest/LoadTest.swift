@@ -7,9 +7,13 @@ import NeoModel
 import Wire
 
 /// `koinon-loadtest`: N simulated workers over loopback, each on its own
-/// connection, doing lease → submit cycles against a running coordinator as
-/// fast as they can with tiny payloads. Prints cycles/s and the cycle latency
-/// distribution (benchmarks/load.sh starts the coordinator and a run). Plain
+/// connection, doing lease → submit cycles against a running coordinator
+/// with tiny payloads: as fast as they can (the coordinator's saturation), or
+/// with `--compute-seconds T` spending about T seconds "computing" between
+/// lease and submit, as volunteers do (an offered load of about N / T cycles
+/// a second). Prints cycles/s and the distribution of a cycle's latency, the
+/// lease's plus the submission's (benchmarks/load.sh starts the coordinator
+/// and a run). Plain
 /// HTTP: load.sh starts that coordinator with `--insecure-http`, so the
 /// benchmark measures the lease/submit path rather than TLS handshakes.
 @main
@@ -21,6 +25,8 @@ struct LoadTest: AsyncParsableCommand {
     @Option(help: "Simulated workers (one connection each).") var workers = 100
     @Option(help: "Seconds to measure (after the warm-up).") var seconds = 15.0
     @Option(help: "Seconds of warm-up, not measured.") var warmup = 3.0
+    @Option(help: "Seconds each simulated worker spends between lease and submit (uniform within ±50%; 0: none).")
+    var computeSeconds = 0.0
     @Flag(help: "Print one JSON object instead of text.") var json = false
 
     func run() async throws {
@@ -57,26 +63,32 @@ struct LoadTest: AsyncParsableCommand {
             for token in tokens {
                 group.addTask {
                     var tally = WorkerTally()
+                    // Workers that compute start spread over one compute time, as volunteers would.
+                    if computeSeconds > 0 { try await Task.sleep(for: .seconds(Double.random(in: 0..<computeSeconds))) }
                     while ContinuousClock.now < end {
                         let t0 = ContinuousClock.now
-                        let measured = t0 >= measureFrom
                         let (status, data) = try await send(http, .POST, "/v1/leases", body: Data(#"{"max_wait_seconds":0}"#.utf8), token: token)
                         guard status == 200, case .assigned(let a) = try WireProtocol.makeDecoder().decode(LeaseResponse.self, from: data) else {
-                            if measured { tally.idle += 1 }
+                            if t0 >= measureFrom { tally.idle += 1 }
                             try await Task.sleep(for: .milliseconds(100))
                             continue
                         }
+                        let leased = ContinuousClock.now
                         let payload = try await payloads.payload(for: a, http: http, client: self)
+                        if computeSeconds > 0 { try await Task.sleep(for: .seconds(computeSeconds * Double.random(in: 0.5...1.5))) }
                         let metadata = ResultMetadata(leaseID: a.leaseID, loss: 1, tokenCount: a.data.sequences * a.data.sequenceLength,
                                                       payloadSHA256: payload.sha)
                         var headers = metadata.headerFields.map { ($0.name, $0.value) }
                         headers.append(("Content-Type", WireProtocol.tensorContentType))
+                        let t1 = ContinuousClock.now
                         let (submitStatus, _) = try await send(http, .PUT, "/v1/leases/\(a.leaseID.uuidString.lowercased())/result",
                                                                body: payload.bytes, token: token, headers: headers)
-                        let t1 = ContinuousClock.now
-                        guard measured, t1 <= end else { continue }
+                        let t2 = ContinuousClock.now
+                        // A cycle counts when it ends inside the window; its latency is the coordinator's
+                        // part (lease answered, submission answered), not the simulated computing.
+                        guard t2 >= measureFrom, t2 <= end else { continue }
                         if submitStatus == 200 {
-                            tally.latencies.append(t1 - t0)
+                            tally.latencies.append((leased - t0) + (t2 - t1))
                         } else {
                             tally.errors += 1
                         }
@@ -95,10 +107,11 @@ struct LoadTest: AsyncParsableCommand {
         let cycles = ms.count, rate = Double(cycles) / seconds
         let idle = tallies.reduce(0) { $0 + $1.idle }, errors = tallies.reduce(0) { $0 + $1.errors }
         if json {
-            print(#"{"workers": \#(workers), "seconds": \#(seconds), "cycles": \#(cycles), "cycles_per_second": \#(rate), "p50_ms": \#(pct(0.5)), "p90_ms": \#(pct(0.9)), "p99_ms": \#(pct(0.99)), "no_work_answers": \#(idle), "errors": \#(errors)}"#)
+            print(#"{"workers": \#(workers), "compute_seconds": \#(computeSeconds), "seconds": \#(seconds), "cycles": \#(cycles), "cycles_per_second": \#(rate), "p50_ms": \#(pct(0.5)), "p90_ms": \#(pct(0.9)), "p99_ms": \#(pct(0.99)), "no_work_answers": \#(idle), "errors": \#(errors)}"#)
         } else {
-            print(String(format: "%5d workers: %7.0f cycles/s  p50 %6.2f ms  p90 %6.2f ms  p99 %6.2f ms  (%d cycles in %.0f s, %d no-work answers, %d errors)",
-                         workers, rate, pct(0.5), pct(0.9), pct(0.99), cycles, seconds, idle, errors))
+            let pacing = computeSeconds > 0 ? String(format: " computing ~%.2g s", computeSeconds) : ""
+            print(String(format: "%5d workers", workers) + pacing + String(format: ": %7.0f cycles/s  p50 %6.2f ms  p90 %6.2f ms  p99 %6.2f ms  (%d cycles in %.0f s, %d no-work answers, %d errors)",
+                         rate, pct(0.5), pct(0.9), pct(0.99), cycles, seconds, idle, errors))
         }
     }
 

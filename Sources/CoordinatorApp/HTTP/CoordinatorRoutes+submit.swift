@@ -7,12 +7,10 @@ extension CoordinatorRoutes {
     @Sendable func submit(_ request: Request, context: CoordinatorContext) async throws -> Response {
         let worker = try context.worker()
         let lease = try Self.leaseID(context)
-        guard let unit = try await coordinator.leases.leasedUnit(lease) else {
-            return try Self.refused(.notFound, "unknown_lease", "no such lease")
-        }
-        guard let standing = try await coordinator.trust.standing(worker) else {
+        guard let (standing, leased) = try await coordinator.leases.submissionContext(lease: lease, worker: worker) else {
             return try Self.refused(.unauthorized, "unauthorized", "unknown worker; register again")
         }
+        guard let unit = leased else { return try Self.refused(.notFound, "unknown_lease", "no such lease") }
         if let (reason, message) = Self.refusal(standing, policy: coordinator.settings.trust) {
             return try Self.refused(.forbidden, reason, message)
         }

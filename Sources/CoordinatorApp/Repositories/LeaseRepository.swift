@@ -1,4 +1,5 @@
 import Foundation
+import KoinonCore
 import Logging
 import PostgresNIO
 
@@ -55,13 +56,28 @@ public enum HeartbeatOutcome: Sendable, Equatable {
 
 /// Work units and leases: claiming (safe across coordinator processes via
 /// FOR UPDATE SKIP LOCKED), heartbeats, expiry, release and results.
+///
+/// The two statements of the lease → submit cycle are coalesced: claims of
+/// pending units, and results, that arrive while the previous batch is in
+/// PostgreSQL go together in the next statement (one commit for all).
 public struct LeaseRepository: Sendable {
     let db: PostgresClient
     let logger: Logger
+    private let pendingClaims: Coalescer<PendingClaim, LeaseGrant?>
+    private let submissions: Coalescer<Submission, SubmitOutcome>
+
+    /// Calls one statement serves at most (a few milliseconds of PostgreSQL's time).
+    static let maxBatch = 256
 
     public init(db: PostgresClient, logger: Logger) {
         self.db = db
         self.logger = logger
+        pendingClaims = Coalescer(maxBatch: Self.maxBatch) { claims in
+            await Self.claimPending(claims, db: db, logger: logger)
+        }
+        submissions = Coalescer(maxBatch: Self.maxBatch) { results in
+            await Self.submit(results, db: db, logger: logger)
+        }
     }
 
     /// Claims the lowest pending unit of an active run's current step; when
@@ -78,16 +94,32 @@ public struct LeaseRepository: Sendable {
         return evaluation ? try await claimEvaluation(worker: worker, leaseSeconds: leaseSeconds) : nil
     }
 
+    struct PendingClaim: Sendable {
+        var lease: UUID
+        var worker: UUID
+        var leaseSeconds: Double
+    }
+
     /// The lowest pending unit of an active run's current step, leased in one
-    /// statement (one round trip, one commit: this is the hot path).
+    /// statement together with the other claims waiting (this is the hot path).
     func claimPending(worker: UUID, leaseSeconds: Double) async throws -> LeaseGrant? {
-        let id = UUID()
-        let rows = try await db.execute(ClaimPendingUnit(lease: id, worker: worker, leaseSeconds: leaseSeconds), logger: logger)
-        for try await (run, step, unit, deadline, sha) in rows {
-            return LeaseGrant(leaseID: id, runID: run, step: step, unit: unit, isBackup: false, deadline: deadline,
-                              parametersSHA256: sha)
+        try await pendingClaims(PendingClaim(lease: UUID(), worker: worker, leaseSeconds: leaseSeconds))
+    }
+
+    /// A batch of claims: each gets a unit while pending units last (nil after).
+    static func claimPending(_ claims: [PendingClaim], db: PostgresClient, logger: Logger) async -> [Result<LeaseGrant?, any Error>] {
+        do {
+            let rows = try await db.execute(ClaimPendingUnits(leases: claims.map(\.lease), workers: claims.map(\.worker),
+                                                              leaseSeconds: claims.map(\.leaseSeconds)), logger: logger)
+            var granted: [UUID: LeaseGrant] = [:]
+            for try await (id, run, step, unit, deadline, sha) in rows {
+                granted[id] = LeaseGrant(leaseID: id, runID: run, step: step, unit: unit, isBackup: false, deadline: deadline,
+                                         parametersSHA256: sha)
+            }
+            return claims.map { .success(granted[$0.lease]) }
+        } catch {
+            return claims.map { _ in .failure(error) }
         }
-        return nil
     }
 
     /// A copy of a unit waiting for verification, for a worker independent of
@@ -144,10 +176,15 @@ public struct LeaseRepository: Sendable {
         return nil
     }
 
-    /// The unit a lease is for, or nil for an unknown lease.
-    public func leasedUnit(_ lease: UUID) async throws -> LeasedUnit? {
-        for try await (run, step, unit, kind) in try await db.execute(LeaseRunLookup(lease: lease), logger: logger) {
-            return LeasedUnit(run: run, step: step, unit: unit, isEvaluation: kind == "eval")
+    /// What a result for `lease` from `worker` is checked against, in one
+    /// round trip: the worker's trust record (nil: no such worker) and the
+    /// unit the lease is for (nil: no such lease).
+    public func submissionContext(lease: UUID, worker: UUID) async throws -> (trust: WorkerTrust, unit: LeasedUnit?)? {
+        for try await (valid, strikes, until, ban, run, step, unit, kind)
+            in try await db.execute(SubmissionLookup(lease: lease, worker: worker), logger: logger) {
+            let trust = WorkerTrust(consecutiveValid: valid, strikes: strikes, quarantinedUntil: until, banReason: ban)
+            guard let run, let step, let unit, let kind else { return (trust, nil) }
+            return (trust, LeasedUnit(run: run, step: step, unit: unit, isEvaluation: kind == "eval"))
         }
         return nil
     }
@@ -280,24 +317,66 @@ public struct LeaseRepository: Sendable {
     /// With `replicateDuplicates`, so does a payload that is another unit's result (a replay).
     public func submit(lease: UUID, worker: UUID, payload: String, loss: Double, tokens: Int, replicate: Bool = false,
                        replicateDuplicates: Bool = false, distinctAddresses: Bool = true) async throws -> SubmitOutcome {
-        let rows = try await db.execute(SubmitResult(lease: lease, worker: worker, payloadSHA256: payload, loss: loss,
-                                                     tokens: tokens, replicate: replicate, replicateDuplicates: replicateDuplicates,
-                                                     distinctAddresses: distinctAddresses),
-                                        logger: logger)
-        for try await (outcome, detail, complete) in rows {
-            switch outcome {
-            case "accepted", "replica": return .accepted(stepComplete: complete)
-            case "superseded": return .superseded
-            case "provisional": return .provisional
-            case "compare": return .compare
-            case "dropped": return .dropped
-            case "rejected": return .foundWrong
-            case "conflict": return .conflict
-            case "unknown_lease": return .unknownLease
-            case "foreign_lease": return .foreignLease
-            default: return .leaseNotActive(state: detail ?? outcome)
+        try await submissions(Submission(lease: lease, worker: worker, payload: payload, loss: loss, tokens: tokens,
+                                         replicate: replicate, replicateDuplicates: replicateDuplicates,
+                                         distinctAddresses: distinctAddresses))
+    }
+
+    /// A result to record (the arguments of `koinon_submit`).
+    struct Submission: Sendable {
+        var lease: UUID
+        var worker: UUID
+        var payload: String
+        var loss: Double
+        var tokens: Int
+        var replicate: Bool
+        var replicateDuplicates: Bool
+        var distinctAddresses: Bool
+    }
+
+    /// A batch of results in one statement. Should it fail as a whole (say a
+    /// deadlock with another process's batch, or one result's error), every
+    /// result is recorded again on its own: the batch was rolled back, and
+    /// `koinon_submit` gives a result the same answer whenever it comes.
+    static func submit(_ batch: [Submission], db: PostgresClient, logger: Logger) async -> [Result<SubmitOutcome, any Error>] {
+        do {
+            return try await record(batch, db: db, logger: logger).map { .success($0) }
+        } catch where batch.count > 1 {
+            logger.debug("a batch of \(batch.count) results failed (\(error)); recording them one by one")
+            var out: [Result<SubmitOutcome, any Error>] = []
+            for one in batch {
+                do { out.append(.success(try await record([one], db: db, logger: logger)[0])) } catch { out.append(.failure(error)) }
             }
+            return out
+        } catch {
+            return [.failure(error)]
         }
-        throw EngineError("koinon_submit returned no row")
+    }
+
+    private static func record(_ batch: [Submission], db: PostgresClient, logger: Logger) async throws -> [SubmitOutcome] {
+        var outcomes = [SubmitOutcome?](repeating: nil, count: batch.count)
+        for try await (n, outcome, detail, complete) in try await db.execute(SubmitResults(results: batch), logger: logger) {
+            guard (1...batch.count).contains(n) else { continue }
+            outcomes[n - 1] = Self.outcome(outcome, detail: detail, stepComplete: complete)
+        }
+        return try outcomes.map { outcome in
+            guard let outcome else { throw EngineError("koinon_submit returned no row for a result") }
+            return outcome
+        }
+    }
+
+    static func outcome(_ outcome: String, detail: String?, stepComplete: Bool) -> SubmitOutcome {
+        switch outcome {
+        case "accepted", "replica": return .accepted(stepComplete: stepComplete)
+        case "superseded": return .superseded
+        case "provisional": return .provisional
+        case "compare": return .compare
+        case "dropped": return .dropped
+        case "rejected": return .foundWrong
+        case "conflict": return .conflict
+        case "unknown_lease": return .unknownLease
+        case "foreign_lease": return .foreignLease
+        default: return .leaseNotActive(state: detail ?? outcome)
+        }
     }
 }

@@ -5,19 +5,69 @@ import PostgresNIO
 // PostgreSQL then plans them once instead of at every request (planning the
 // claim took about as long as running it).
 
-/// Leases the lowest pending unit of an active run's current step (see LeaseRepository.claimPending).
-struct ClaimPendingUnit: PostgresPreparedStatement {
+/// Leases the lowest pending units of active runs' current steps, one to
+/// each worker of a batch (see LeaseRepository.claimPending): $1 lease ids,
+/// $2 workers, $3 lease seconds, one per claim. Banned and quarantined
+/// workers get nothing; a claim left without a unit has no row.
+struct ClaimPendingUnits: PostgresPreparedStatement {
     static let sql = """
-        WITH target AS (
-            -- Run by run, the lowest pending unit of its current step: an ordered
-            -- scan of units_pending that stops at the first unlocked row (a join
-            -- sorted afterwards reads every pending unit of the step: 3.5 ms at
-            -- 4,000 units instead of 0.2 ms).
+        WITH wanted AS (
+            SELECT c.lease, c.worker, c.seconds, row_number() OVER (ORDER BY c.n) AS k
+            FROM unnest($1::uuid[], $2::uuid[], $3::float8[]) WITH ORDINALITY AS c(lease, worker, seconds, n)
+            WHERE EXISTS (SELECT 1 FROM workers w WHERE w.id = c.worker AND w.ban_reason IS NULL
+                          AND (w.quarantined_until IS NULL OR w.quarantined_until <= now()))),
+        target AS MATERIALIZED (
+            -- Run by run, the lowest pending units of its current step: an ordered
+            -- scan of units_pending that stops once it has enough unlocked rows (a
+            -- join sorted afterwards reads every pending unit of the step: 3.5 ms
+            -- at 4,000 units instead of 0.2 ms).
             SELECT t.run_id, t.step, t.unit
-            FROM (SELECT id, current_step FROM runs WHERE state = 'active' AND \(workerMayWork) ORDER BY id) r,
+            FROM (SELECT id, current_step FROM runs WHERE state = 'active' ORDER BY id) r,
             LATERAL (SELECT u.run_id, u.step, u.unit FROM units u
                      WHERE u.run_id = r.id AND u.step = r.current_step AND u.state = 'pending' AND u.kind = 'train'
-                     ORDER BY u.unit LIMIT 1 FOR UPDATE SKIP LOCKED) t
+                     ORDER BY u.unit LIMIT cardinality($1::uuid[]) FOR UPDATE SKIP LOCKED) t
+            LIMIT cardinality($1::uuid[])),
+        paired AS (
+            SELECT t.run_id, t.step, t.unit, w.lease, w.worker, w.seconds
+            FROM (SELECT t.*, row_number() OVER () AS k FROM target t) t JOIN wanted w USING (k)),
+        claimed AS (
+            UPDATE units u SET state = 'leased' FROM paired p
+            WHERE u.run_id = p.run_id AND u.step = p.step AND u.unit = p.unit
+            RETURNING u.run_id, u.step, u.unit),
+        lease AS (
+            INSERT INTO leases (id, run_id, step, unit, worker_id, is_backup, deadline)
+            SELECT p.lease, p.run_id, p.step, p.unit, p.worker, false, now() + make_interval(secs => p.seconds)
+            FROM paired p JOIN claimed c USING (run_id, step, unit)
+            RETURNING id, run_id, step, unit, deadline)
+        SELECT l.id, l.run_id, l.step, l.unit, l.deadline, p.parameters_sha256
+        FROM lease l JOIN parameter_versions p ON p.run_id = l.run_id AND p.version = l.step
+        """
+    typealias Row = (UUID, Int, Int, Int, Date, String)
+    var leases: [UUID]
+    var workers: [UUID]
+    var leaseSeconds: [Double]
+
+    func makeBindings() throws -> PostgresBindings {
+        var bindings = PostgresBindings()
+        bindings.append(leases)
+        bindings.append(workers)
+        bindings.append(leaseSeconds)
+        return bindings
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Row.self) }
+}
+
+/// Leases the oldest pending evaluation unit of an active or finished run
+/// (asked only when no training unit is pending: training goes first).
+struct ClaimEvaluationUnit: PostgresPreparedStatement {
+    static let sql = """
+        WITH target AS (
+            SELECT t.run_id, t.step, t.unit
+            FROM (SELECT id FROM runs WHERE state IN ('active', 'finished') AND \(workerMayWork) ORDER BY id) r,
+            LATERAL (SELECT u.run_id, u.step, u.unit FROM units u
+                     WHERE u.run_id = r.id AND u.state = 'pending' AND u.kind = 'eval'
+                     ORDER BY u.step, u.unit LIMIT 1 FOR UPDATE SKIP LOCKED) t
             LIMIT 1),
         """ + leaseTarget
     /// Worker $2 is neither banned nor quarantined (WorkerTrust.mayWork, in SQL so a claim stays one statement).
@@ -55,69 +105,56 @@ struct ClaimPendingUnit: PostgresPreparedStatement {
     func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Row.self) }
 }
 
-/// Leases the oldest pending evaluation unit of an active or finished run
-/// (asked only when no training unit is pending: training goes first).
-struct ClaimEvaluationUnit: PostgresPreparedStatement {
+/// Records a batch of results (migration 0004's `koinon_submit`, called
+/// once per result in one statement and one commit): one row per result, in
+/// the batch's order (`n`, from 1).
+struct SubmitResults: PostgresPreparedStatement {
     static let sql = """
-        WITH target AS (
-            SELECT t.run_id, t.step, t.unit
-            FROM (SELECT id FROM runs WHERE state IN ('active', 'finished') AND \(ClaimPendingUnit.workerMayWork) ORDER BY id) r,
-            LATERAL (SELECT u.run_id, u.step, u.unit FROM units u
-                     WHERE u.run_id = r.id AND u.state = 'pending' AND u.kind = 'eval'
-                     ORDER BY u.step, u.unit LIMIT 1 FOR UPDATE SKIP LOCKED) t
-            LIMIT 1),
-        """ + ClaimPendingUnit.leaseTarget
-    typealias Row = ClaimPendingUnit.Row
-    var lease: UUID
-    var worker: UUID
-    var leaseSeconds: Double
-
-    func makeBindings() throws -> PostgresBindings { try ClaimPendingUnit(lease: lease, worker: worker, leaseSeconds: leaseSeconds).makeBindings() }
-
-    func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Row.self) }
-}
-
-/// Records a result (migration 0004's `koinon_submit`).
-struct SubmitResult: PostgresPreparedStatement {
-    static let sql = "SELECT outcome, detail, step_complete FROM koinon_submit($1, $2, $3, $4, $5, $6, $7, $8)"
-    typealias Row = (String, String?, Bool)
-    var lease: UUID
-    var worker: UUID
-    var payloadSHA256: String
-    var loss: Double
-    var tokens: Int
-    var replicate: Bool
-    var replicateDuplicates: Bool
-    var distinctAddresses: Bool
+        SELECT s.n, k.outcome, k.detail, k.step_complete
+        FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::float8[], $5::int8[], $6::bool[], $7::bool[], $8::bool[])
+             WITH ORDINALITY AS s(lease, worker, payload, loss, tokens, replicate, duplicates, distinct_addresses, n)
+        CROSS JOIN LATERAL koinon_submit(s.lease, s.worker, s.payload, s.loss, s.tokens, s.replicate, s.duplicates,
+                                         s.distinct_addresses) k
+        ORDER BY s.n
+        """
+    typealias Row = (Int, String, String?, Bool)
+    var results: [LeaseRepository.Submission]
 
     func makeBindings() throws -> PostgresBindings {
         var bindings = PostgresBindings()
-        bindings.append(lease)
-        bindings.append(worker)
-        bindings.append(payloadSHA256)
-        bindings.append(loss)
-        bindings.append(tokens)
-        bindings.append(replicate)
-        bindings.append(replicateDuplicates)
-        bindings.append(distinctAddresses)
+        bindings.append(results.map(\.lease))
+        bindings.append(results.map(\.worker))
+        bindings.append(results.map(\.payload))
+        bindings.append(results.map(\.loss))
+        bindings.append(results.map(\.tokens))
+        bindings.append(results.map(\.replicate))
+        bindings.append(results.map(\.replicateDuplicates))
+        bindings.append(results.map(\.distinctAddresses))
         return bindings
     }
 
     func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Row.self) }
 }
 
-/// The unit a lease is for: run, step, unit and kind.
-struct LeaseRunLookup: PostgresPreparedStatement {
+/// What a submission is checked against, in one round trip: the worker's
+/// trust record and the unit its lease is for (NULLs for an unknown lease);
+/// no row for an unknown worker.
+struct SubmissionLookup: PostgresPreparedStatement {
     static let sql = """
-        SELECT l.run_id, l.step, l.unit, u.kind FROM leases l
-        JOIN units u ON u.run_id = l.run_id AND u.step = l.step AND u.unit = l.unit WHERE l.id = $1
+        SELECT w.consecutive_valid, w.strikes, w.quarantined_until, w.ban_reason, l.run_id, l.step, l.unit, u.kind
+        FROM workers w
+        LEFT JOIN leases l ON l.id = $1
+        LEFT JOIN units u ON u.run_id = l.run_id AND u.step = l.step AND u.unit = l.unit
+        WHERE w.id = $2
         """
-    typealias Row = (Int, Int, Int, String)
+    typealias Row = (Int, Int, Date?, String?, Int?, Int?, Int?, String?)
     var lease: UUID
+    var worker: UUID
 
     func makeBindings() throws -> PostgresBindings {
         var bindings = PostgresBindings()
         bindings.append(lease)
+        bindings.append(worker)
         return bindings
     }
 
