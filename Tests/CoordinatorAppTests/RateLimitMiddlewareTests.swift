@@ -83,7 +83,9 @@ import Wire
                 #expect(try await register("b").status == .created)
                 let refused = try await register("c")
                 #expect(refused.status == .tooManyRequests)
-                #expect(refused.headers[.retryAfter] == "60")
+                // A minute after the first registration took the bucket's first token (less the
+                // seconds the registrations themselves took on a loaded machine).
+                #expect((55...60).contains(Int(refused.headers[.retryAfter] ?? "") ?? 0))
                 #expect(try Self.errorBody(refused).error == "rate_limited")
                 // The registration recorded the client's IP, without the port.
                 let rows = try await db.client.query("SELECT address FROM workers ORDER BY name", logger: Logger(label: "test"))

@@ -95,7 +95,7 @@ public struct CoordinatorRoutes: Sendable {
             // Claims skip banned and quarantined workers; tell them why rather than "no work".
             if !checkedStanding {
                 checkedStanding = true
-                if let standing = try await coordinator.trust.standing(worker),
+                if let standing = try await coordinator.trust.refusingStanding(worker, policy: coordinator.settings.trust),
                    let (reason, message) = Self.refusal(standing, policy: coordinator.settings.trust) {
                     return try WireResponse.error(.forbidden, code: reason, message)
                 }

@@ -65,6 +65,8 @@ public struct LeaseRepository: Sendable {
     let logger: Logger
     private let pendingClaims: Coalescer<PendingClaim, LeaseGrant?>
     private let submissions: Coalescer<Submission, SubmitOutcome>
+    private let otherWorkProbes: Coalescer<Double, OtherWork>
+    private let submissionLookups: Coalescer<SubmissionKey, SubmissionContext?>
 
     /// Calls one statement serves at most (a few milliseconds of PostgreSQL's time).
     static let maxBatch = 256
@@ -78,6 +80,17 @@ public struct LeaseRepository: Sendable {
         submissions = Coalescer(maxBatch: Self.maxBatch) { results in
             await Self.submit(results, db: db, logger: logger)
         }
+        submissionLookups = Coalescer(maxBatch: Self.maxBatch) { keys in
+            await Self.submissionContexts(keys, db: db, logger: logger)
+        }
+        otherWorkProbes = Coalescer(maxBatch: Self.maxBatch) { ages in
+            do {
+                let found = try await Self.otherWork(minimumLeaseAge: ages.min() ?? 0, db: db, logger: logger)
+                return ages.map { _ in .success(found) }
+            } catch {
+                return ages.map { _ in .failure(error) }
+            }
+        }
     }
 
     /// Claims the lowest pending unit of an active run's current step; when
@@ -87,11 +100,32 @@ public struct LeaseRepository: Sendable {
     public func claim(worker: UUID, leaseSeconds: Double, maxCopies: Int, backupAfterSeconds: Double = 0,
                       evaluation: Bool = false, distinctAddresses: Bool = true) async throws -> LeaseGrant? {
         if let grant = try await claimPending(worker: worker, leaseSeconds: leaseSeconds) { return grant }
-        if let grant = try await claimReplica(worker: worker, leaseSeconds: leaseSeconds,
-                                              distinctAddresses: distinctAddresses) { return grant }
-        if let grant = try await claimBackup(worker: worker, leaseSeconds: leaseSeconds, maxCopies: maxCopies,
-                                             minimumLeaseAge: backupAfterSeconds) { return grant }
-        return evaluation ? try await claimEvaluation(worker: worker, leaseSeconds: leaseSeconds) : nil
+        // Nothing pending (a step's tail, when every idle worker asks): one shared look says
+        // whether any other kind of work exists before each worker looks for its own.
+        let other = try await otherWorkProbes(backupAfterSeconds)
+        if other.verifying, let grant = try await claimReplica(worker: worker, leaseSeconds: leaseSeconds,
+                                                               distinctAddresses: distinctAddresses) { return grant }
+        if other.stragglers, let grant = try await claimBackup(worker: worker, leaseSeconds: leaseSeconds, maxCopies: maxCopies,
+                                                               minimumLeaseAge: backupAfterSeconds) { return grant }
+        return evaluation && other.evaluation ? try await claimEvaluation(worker: worker, leaseSeconds: leaseSeconds) : nil
+    }
+
+    /// Work other than pending training units, as one look finds it.
+    struct OtherWork: Sendable {
+        /// Units waiting for a replica.
+        var verifying: Bool
+        /// Active leases old enough for a backup copy.
+        var stragglers: Bool
+        /// Pending evaluation units.
+        var evaluation: Bool
+    }
+
+    static func otherWork(minimumLeaseAge: Double, db: PostgresClient, logger: Logger) async throws -> OtherWork {
+        for try await (verifying, stragglers, evaluation) in try await db.execute(OtherWorkProbe(minimumLeaseAge: minimumLeaseAge),
+                                                                                   logger: logger) {
+            return OtherWork(verifying: verifying, stragglers: stragglers, evaluation: evaluation)
+        }
+        return OtherWork(verifying: true, stragglers: true, evaluation: true)
     }
 
     struct PendingClaim: Sendable {
@@ -177,16 +211,37 @@ public struct LeaseRepository: Sendable {
     }
 
     /// What a result for `lease` from `worker` is checked against, in one
-    /// round trip: the worker's trust record (nil: no such worker) and the
-    /// unit the lease is for (nil: no such lease).
-    public func submissionContext(lease: UUID, worker: UUID) async throws -> (trust: WorkerTrust, unit: LeasedUnit?)? {
-        for try await (valid, strikes, until, ban, run, step, unit, kind)
-            in try await db.execute(SubmissionLookup(lease: lease, worker: worker), logger: logger) {
-            let trust = WorkerTrust(consecutiveValid: valid, strikes: strikes, quarantinedUntil: until, banReason: ban)
-            guard let run, let step, let unit, let kind else { return (trust, nil) }
-            return (trust, LeasedUnit(run: run, step: step, unit: unit, isEvaluation: kind == "eval"))
+    /// round trip (shared with the other results arriving): the worker's
+    /// trust record (nil: no such worker) and the unit the lease is for
+    /// (nil: no such lease).
+    public func submissionContext(lease: UUID, worker: UUID) async throws -> SubmissionContext? {
+        try await submissionLookups(SubmissionKey(lease: lease, worker: worker))
+    }
+
+    public typealias SubmissionContext = (trust: WorkerTrust, unit: LeasedUnit?)
+
+    struct SubmissionKey: Sendable {
+        var lease: UUID
+        var worker: UUID
+    }
+
+    static func submissionContexts(_ keys: [SubmissionKey], db: PostgresClient,
+                                   logger: Logger) async -> [Result<SubmissionContext?, any Error>] {
+        do {
+            var found = [SubmissionContext?](repeating: nil, count: keys.count)
+            let rows = try await db.execute(SubmissionLookups(leases: keys.map(\.lease), workers: keys.map(\.worker)), logger: logger)
+            for try await (n, valid, strikes, until, ban, run, step, unit, kind) in rows where (1...keys.count).contains(n) {
+                let trust = WorkerTrust(consecutiveValid: valid, strikes: strikes, quarantinedUntil: until, banReason: ban)
+                if let run, let step, let unit, let kind {
+                    found[n - 1] = (trust, LeasedUnit(run: run, step: step, unit: unit, isEvaluation: kind == "eval"))
+                } else {
+                    found[n - 1] = (trust, nil)
+                }
+            }
+            return found.map { .success($0) }
+        } catch {
+            return keys.map { _ in .failure(error) }
         }
-        return nil
     }
 
     /// When nothing is pending: a backup copy of the outstanding unit whose
@@ -198,19 +253,23 @@ public struct LeaseRepository: Sendable {
         guard maxCopies > 1 else { return nil }
         return try await db.withTransaction(logger: logger) { conn in
             var target: (Int, Int, Int)?
-            // Driven by the active leases old enough to back up (a partial index, a few rows
-            // per worker), not by the step's units: when nothing is out, it reads nothing.
+            // Driven by the active leases old enough to back up (leases_active_leased_at: a few
+            // stragglers), not by the step's units or every lease out: when nothing is old, it
+            // reads nothing.
             let backup = try await conn.query("""
                 SELECT u.run_id, u.step, u.unit
-                FROM (SELECT l.run_id, l.step, l.unit, min(l.leased_at) AS oldest, count(*) AS copies,
-                             bool_or(l.worker_id = \(worker)) AS mine
-                      FROM leases l WHERE l.state = 'active' GROUP BY l.run_id, l.step, l.unit) o
+                FROM (SELECT l.run_id, l.step, l.unit, min(l.leased_at) AS oldest
+                      FROM leases l WHERE l.state = 'active' AND l.leased_at <= now() - make_interval(secs => \(minimumLeaseAge))
+                      GROUP BY l.run_id, l.step, l.unit) o
                 JOIN runs r ON r.id = o.run_id AND r.state = 'active' AND r.current_step = o.step
                 JOIN workers me ON me.id = \(worker) AND me.ban_reason IS NULL
                                    AND (me.quarantined_until IS NULL OR me.quarantined_until <= now())
                 JOIN units u ON u.run_id = o.run_id AND u.step = o.step AND u.unit = o.unit
-                WHERE u.state = 'leased' AND u.kind = 'train' AND NOT o.mine AND o.copies < \(maxCopies)
-                  AND o.oldest <= now() - make_interval(secs => \(minimumLeaseAge))
+                WHERE u.state = 'leased' AND u.kind = 'train'
+                  AND (SELECT count(*) FROM leases c WHERE c.run_id = u.run_id AND c.step = u.step AND c.unit = u.unit
+                       AND c.state = 'active') < \(maxCopies)
+                  AND NOT EXISTS (SELECT 1 FROM leases c WHERE c.run_id = u.run_id AND c.step = u.step AND c.unit = u.unit
+                                  AND c.state = 'active' AND c.worker_id = \(worker))
                   AND NOT EXISTS (SELECT 1 FROM units p WHERE p.run_id = u.run_id AND p.step = u.step AND p.state = 'pending'
                                   AND p.kind = 'train')
                 ORDER BY o.oldest, u.unit

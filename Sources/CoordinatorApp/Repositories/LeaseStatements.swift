@@ -136,25 +136,47 @@ struct SubmitResults: PostgresPreparedStatement {
     func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Row.self) }
 }
 
-/// What a submission is checked against, in one round trip: the worker's
-/// trust record and the unit its lease is for (NULLs for an unknown lease);
-/// no row for an unknown worker.
-struct SubmissionLookup: PostgresPreparedStatement {
+/// What submissions are checked against, for a batch of them in one round
+/// trip: each worker's trust record and the unit its lease is for (NULLs
+/// for an unknown lease); no row for an unknown worker. `n` counts from 1.
+struct SubmissionLookups: PostgresPreparedStatement {
     static let sql = """
-        SELECT w.consecutive_valid, w.strikes, w.quarantined_until, w.ban_reason, l.run_id, l.step, l.unit, u.kind
-        FROM workers w
-        LEFT JOIN leases l ON l.id = $1
+        SELECT q.n, w.consecutive_valid, w.strikes, w.quarantined_until, w.ban_reason, l.run_id, l.step, l.unit, u.kind
+        FROM unnest($1::uuid[], $2::uuid[]) WITH ORDINALITY AS q(lease, worker, n)
+        JOIN workers w ON w.id = q.worker
+        LEFT JOIN leases l ON l.id = q.lease
         LEFT JOIN units u ON u.run_id = l.run_id AND u.step = l.step AND u.unit = l.unit
-        WHERE w.id = $2
         """
-    typealias Row = (Int, Int, Date?, String?, Int?, Int?, Int?, String?)
-    var lease: UUID
-    var worker: UUID
+    typealias Row = (Int, Int, Int, Date?, String?, Int?, Int?, Int?, String?)
+    var leases: [UUID]
+    var workers: [UUID]
 
     func makeBindings() throws -> PostgresBindings {
         var bindings = PostgresBindings()
-        bindings.append(lease)
-        bindings.append(worker)
+        bindings.append(leases)
+        bindings.append(workers)
+        return bindings
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Row.self) }
+}
+
+/// Whether any work other than pending training units exists (each an
+/// index probe that stops at its first row): units waiting for a replica,
+/// active leases at least $1 seconds old (candidates for backup copies),
+/// pending evaluation units.
+struct OtherWorkProbe: PostgresPreparedStatement {
+    static let sql = """
+        SELECT EXISTS (SELECT 1 FROM units u WHERE u.state = 'verifying'),
+               EXISTS (SELECT 1 FROM leases l WHERE l.state = 'active' AND l.leased_at <= now() - make_interval(secs => $1)),
+               EXISTS (SELECT 1 FROM units u WHERE u.state = 'pending' AND u.kind = 'eval')
+        """
+    typealias Row = (Bool, Bool, Bool)
+    var minimumLeaseAge: Double
+
+    func makeBindings() throws -> PostgresBindings {
+        var bindings = PostgresBindings()
+        bindings.append(minimumLeaseAge)
         return bindings
     }
 

@@ -128,6 +128,7 @@ extension TrustRepository {
                         """, logger: logger)
                     guard var trust = trusts[copies[i].worker] else { continue }
                     settlement.actions[copies[i].worker] = trust.apply(.foundWrong, at: now, policy: policy)
+                    forgetFreeWorkers()
                     try await Self.store(conn, copies[i].worker, trust, rejected: true, logger: logger)
                     try await Rejection(lease: copies[i].lease, run: run, step: step, unit: unit, reason: "replica_mismatch",
                                         message: message).insert(conn, worker: copies[i].worker, logger: logger)

@@ -2,6 +2,7 @@ import Foundation
 import KoinonCore
 import Logging
 import PostgresNIO
+import Synchronization
 import Wire
 
 /// Workers' trust records: loaded and stored around `WorkerTrust` (the pure
@@ -10,18 +11,52 @@ import Wire
 public struct TrustRepository: Sendable {
     let db: PostgresClient
     let logger: Logger
+    /// Workers a recent look found free to work (see `recentlyFree`).
+    let freeWorkers = FreeWorkers()
+
+    /// How long a look that found a worker free to work stands in for another.
+    static let freedomLifetime: Duration = .seconds(5)
 
     public init(db: PostgresClient, logger: Logger) {
         self.db = db
         self.logger = logger
     }
 
+    /// The worker's trust record if it may not work now (banned or
+    /// quarantined); nil if it may (or there is no such worker). A look that
+    /// found it free stands for `freedomLifetime`: a lease that finds no work
+    /// tells a refused worker why, and at a step's tail every idle worker asks
+    /// several times a second. A ban or a strike recorded by this process
+    /// forgets every such look at once; one recorded by another coordinator
+    /// process is seen within `freedomLifetime` (claims themselves always
+    /// check the database).
+    public func refusingStanding(_ worker: UUID, policy: TrustPolicy, now: Date = Date()) async throws -> WorkerTrust? {
+        let at = ContinuousClock.now
+        if let seen = freeWorkers.seen.withLock({ $0[worker] }), at - seen < Self.freedomLifetime { return nil }
+        guard let trust = try await standing(worker) else { return nil }
+        switch trust.state(at: now, policy: policy) {
+        case .banned, .quarantined:
+            return trust
+        case .probation, .trusted:
+            freeWorkers.seen.withLock { free in
+                if free.count > 100_000 { free.removeAll() }  // a bound, not a policy
+                free[worker] = at
+            }
+            return nil
+        }
+    }
+
+    /// A worker's standing changed in this process: earlier looks no longer stand.
+    func forgetFreeWorkers() { freeWorkers.seen.withLock { $0.removeAll() } }
+
+    /// When each worker was last found free to work.
+    final class FreeWorkers: Sendable {
+        let seen = Mutex<[UUID: ContinuousClock.Instant]>([:])
+    }
+
     /// The worker's trust record (nil: no such worker).
     public func standing(_ worker: UUID) async throws -> WorkerTrust? {
-        let rows = try await db.query("""
-            SELECT consecutive_valid, strikes, quarantined_until, ban_reason FROM workers WHERE id = \(worker)
-            """, logger: logger)
-        for try await (valid, strikes, until, ban) in rows.decode((Int, Int, Date?, String?).self) {
+        for try await (valid, strikes, until, ban) in try await db.execute(WorkerStandingLookup(worker: worker), logger: logger) {
             return WorkerTrust(consecutiveValid: valid, strikes: strikes, quarantinedUntil: until, banReason: ban)
         }
         return nil
@@ -55,7 +90,8 @@ public struct TrustRepository: Sendable {
     /// rejection row when `rejection` is given); returns the machine's actions.
     public func record(_ event: TrustEvent, worker: UUID, policy: TrustPolicy, now: Date,
                        rejection: Rejection? = nil) async throws -> [TrustAction] {
-        try await db.withTransaction(logger: logger) { conn in
+        defer { forgetFreeWorkers() }
+        return try await db.withTransaction(logger: logger) { conn in
             guard var trust = try await Self.lock(conn, [worker], logger: logger)[worker] else { return [] }
             let actions = trust.apply(event, at: now, policy: policy)
             try await Self.store(conn, worker, trust, rejected: rejection != nil, logger: logger)
@@ -199,4 +235,19 @@ public struct TrustRepository: Sendable {
         }
         return out
     }
+}
+
+/// A worker's trust record (asked when a lease finds no work: is it banned?).
+struct WorkerStandingLookup: PostgresPreparedStatement {
+    static let sql = "SELECT consecutive_valid, strikes, quarantined_until, ban_reason FROM workers WHERE id = $1"
+    typealias Row = (Int, Int, Date?, String?)
+    var worker: UUID
+
+    func makeBindings() throws -> PostgresBindings {
+        var bindings = PostgresBindings()
+        bindings.append(worker)
+        return bindings
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Row.self) }
 }

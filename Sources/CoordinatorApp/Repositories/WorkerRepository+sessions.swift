@@ -28,7 +28,8 @@ public final class WorkerSessions: Sendable {
         return id
     }
 
-    /// Writes the collected "last seen" times; on failure they are kept for the next try.
+    /// Writes the collected "last seen" times; on failure they are kept for
+    /// the next try, and so are workers whose rows another transaction holds.
     public func flushLastSeen() async throws {
         let ids = seen.withLock { s -> [UUID] in
             defer { s.removeAll(keepingCapacity: true) }
@@ -36,7 +37,8 @@ public final class WorkerSessions: Sendable {
         }
         guard !ids.isEmpty else { return }
         do {
-            try await workers.markSeen(ids)
+            let busy = Set(ids).subtracting(try await workers.markSeen(ids))
+            if !busy.isEmpty { seen.withLock { $0.formUnion(busy) } }
         } catch {
             seen.withLock { $0.formUnion(ids) }
             throw error
@@ -52,12 +54,20 @@ extension WorkerRepository {
         return nil
     }
 
-    /// Sets `last_seen_at` to now for these workers, locking their rows in id
-    /// order (as crediting does), so concurrent coordinators cannot deadlock.
-    func markSeen(_ ids: [UUID]) async throws {
-        try await db.query("""
+    /// Sets `last_seen_at` to now for these workers and returns those it
+    /// updated. Rows another transaction holds (a result being recorded bumps
+    /// its worker's trust counter) are skipped, not waited for: "last seen"
+    /// can wait a second, results cannot wait for a thousand rows' worth of
+    /// "last seen". Never waiting, it cannot deadlock either.
+    func markSeen(_ ids: [UUID]) async throws -> Set<UUID> {
+        let rows = try await db.query("""
             UPDATE workers w SET last_seen_at = now()
-            FROM (SELECT id FROM workers WHERE id = ANY(\(ids)) ORDER BY id FOR NO KEY UPDATE) locked WHERE w.id = locked.id
+            FROM (SELECT id FROM workers WHERE id = ANY(\(ids)) ORDER BY id FOR NO KEY UPDATE SKIP LOCKED) locked
+            WHERE w.id = locked.id
+            RETURNING w.id
             """, logger: logger)
+        var updated = Set<UUID>()
+        for try await id in rows.decode(UUID.self) { updated.insert(id) }
+        return updated
     }
 }

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import Synchronization
+import Wire
 
 /// Content-addressed storage for large immutable data (parameter versions,
 /// optimizer state, accepted gradients, dataset shards): a directory of files
@@ -22,7 +23,7 @@ public struct BlobStore: Sendable {
     }
 
     public static func sha256(_ data: Data) -> String {
-        SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+        data.withUnsafeBytes { SHA256Hex.digest(of: $0) }
     }
 
     static func isHash(_ s: String) -> Bool {

@@ -70,7 +70,10 @@ extension Coordinator {
         defer { ticking = false }
         repeat {
             tickAgain = false
-            // Each stage on its own: one failing does not skip the others.
+            // Each stage on its own: one failing does not skip the others. A complete step is
+            // applied first: every worker waits for it (the other stages wait for nobody, and
+            // settling units may complete a step, which the second look applies).
+            do { try await aggregateCompleteSteps() } catch { logger.error("aggregation failed: \(error)") }
             do { try await sessions.flushLastSeen() } catch { logger.error("recording workers' last-seen times failed: \(error)") }
             do {
                 let expired = try await leases.expireOverdue()
