@@ -207,7 +207,7 @@ public final class CoordinatorClient: Sendable {
     public func download(_ path: String, sha256: String?, maxBytes: Int, onBytes: ByteProgress? = nil) async throws -> Data {
         let (status, body) = try await send(.GET, path, maxBytes: maxBytes, onBytes: onBytes)
         guard status == 200 else { throw CoordinatorError(message: "GET \(path) answered \(status)", transient: false) }
-        if let sha256, SHA256Hex.digest(of: [UInt8](body)) != sha256 {
+        if let sha256, body.withUnsafeBytes({ SHA256Hex.digest(of: $0) }) != sha256 {
             throw CoordinatorError(message: "GET \(path): the bytes do not match their SHA-256 (corrupted download)", transient: true)
         }
         return body

@@ -115,7 +115,10 @@ public struct StepRepository: Sendable {
     }
 
     /// Records version step+1, closes the step and opens the next (or finishes the run), atomically.
-    public func apply(_ a: AppliedStep, unitsPerStep: Int, totalSteps: Int) async throws {
+    /// `beforeCommit` runs last inside the transaction (the caller's blobs reach the disk
+    /// while PostgreSQL works, and before anything names them).
+    public func apply(_ a: AppliedStep, unitsPerStep: Int, totalSteps: Int,
+                      beforeCommit: @Sendable () async throws -> Void = {}) async throws {
         try await db.withTransaction(logger: logger) { conn in
             // Steps before units, as dropping a worker's results locks them: either the
             // drop waits for this step, or this sees the step's results as they are after it.
@@ -155,6 +158,7 @@ public struct StepRepository: Sendable {
                 try await RunRepository.openStep(conn, run: a.run, step: next, units: unitsPerStep, unitsPerStep: unitsPerStep,
                                                  evaluationUnits: a.evaluationUnits, logger: logger)
             }
+            try await beforeCommit()
         }
     }
 

@@ -15,11 +15,13 @@ import Wire
 public struct BlobStore: Sendable {
     public let root: URL
     let recent: RecentBlobs
+    let spares: SpareFiles
 
-    public init(root: URL, memoryBytes: Int = 256 << 20) throws {
+    public init(root: URL, memoryBytes: Int = 256 << 20, spareFiles: Int = 512) throws {
         self.root = root
         recent = RecentBlobs(limit: memoryBytes)
         try FileManager.default.createDirectory(at: root.appendingPathComponent("tmp"), withIntermediateDirectories: true)
+        spares = try SpareFiles(directory: root.appendingPathComponent("spare"), limit: spareFiles)
     }
 
     public static func sha256(_ data: Data) -> String {
@@ -55,7 +57,7 @@ public struct BlobStore: Sendable {
         }
         try FileManager.default.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
         let temp = root.appendingPathComponent("tmp").appendingPathComponent(UUID().uuidString)
-        try data.write(to: temp)
+        if !spares.write(data, to: temp.path) { try data.write(to: temp) }  // a spare half written is simply replaced
         do {
             try FileManager.default.moveItem(at: temp, to: target)
         } catch {
@@ -78,7 +80,7 @@ public struct BlobStore: Sendable {
     public func remove(_ sha256: String) {
         guard Self.isHash(sha256) else { return }
         recent.remove(sha256)
-        try? FileManager.default.removeItem(at: url(for: sha256))
+        spares.keep(url(for: sha256))
     }
 }
 

@@ -44,15 +44,17 @@ public final class RunEngine: @unchecked Sendable {
     /// then global-norm clipping and AdamW. When no unit is clipped the sum is
     /// the plain one, bit for bit (one pass); otherwise the sum is redone with
     /// the clipped units scaled (the payloads are decoded again, so no second
-    /// copy of every unit's gradient is ever held).
-    public func apply(unitGradients: [Data]) throws -> StepOutcome {
+    /// copy of every unit's gradient is ever held). `verifyingChecksums:
+    /// false` for payloads fetched from the blob store by their SHA-256, which
+    /// the store checked (see `TensorPayload.init(decoding:verifyingChecksum:)`).
+    public func apply(unitGradients: [Data], verifyingChecksums: Bool = true) throws -> StepOutcome {
         guard !unitGradients.isEmpty else { throw EngineError("a step needs at least one unit gradient") }
         let be = model.backend, n = sum.count
         let multiple = runConfig.aggregation.clipMultiple
         var norms: [Double] = []
         be.zero(sum.pointer, count: n)
         for (unit, bytes) in unitGradients.enumerated() {
-            let payload = try decode(unit: unit, bytes)
+            let payload = try decode(unit: unit, bytes, verifying: verifyingChecksums)
             payload.values.withUnsafeBufferPointer { g in
                 if multiple > 0 { norms.append(ClippedMean.norm(g)) }
                 be.add(out: sum.pointer, sum.pointer, g.baseAddress!, count: n)
@@ -62,7 +64,7 @@ public final class RunEngine: @unchecked Sendable {
         if !plan.isUnchanged {
             be.zero(sum.pointer, count: n)
             for (unit, bytes) in unitGradients.enumerated() {
-                var values = try decode(unit: unit, bytes).values
+                var values = try decode(unit: unit, bytes, verifying: verifyingChecksums).values
                 values.withUnsafeMutableBufferPointer { g in
                     if let factor = plan.scales[unit] { ClippedMean.scale(g, by: factor) }
                     be.add(out: sum.pointer, sum.pointer, g.baseAddress!, count: n)
@@ -75,8 +77,8 @@ public final class RunEngine: @unchecked Sendable {
                            clippedUnits: plan.clippedUnits)
     }
 
-    private func decode(unit: Int, _ bytes: Data) throws -> TensorPayload {
-        do { return try TensorPayload(decoding: bytes, expectedElementCount: sum.count) } catch {
+    private func decode(unit: Int, _ bytes: Data, verifying: Bool) throws -> TensorPayload {
+        do { return try TensorPayload(decoding: bytes, expectedElementCount: sum.count, verifyingChecksum: verifying) } catch {
             throw EngineError("unit \(unit)'s gradient: \(error)")
         }
     }

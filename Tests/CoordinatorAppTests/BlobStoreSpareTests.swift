@@ -1,0 +1,42 @@
+@testable import CoordinatorApp
+import Foundation
+import Testing
+
+/// Removed blobs' files are written over by new blobs: the bytes on disk are
+/// exactly the new blob's, whatever size the old one had.
+@Suite struct BlobStoreSpareTests {
+    static func bytes(_ count: Int, seed: UInt8) -> Data { Data((0..<count).map { UInt8(truncatingIfNeeded: $0) &+ seed }) }
+
+    @Test func aRemovedBlobsFileCarriesTheNextBlobExactly() throws {
+        let root = try TestDatabase.scratchDirectory("spares")
+        let store = try BlobStore(root: root, memoryBytes: 0)
+        let big = try store.put(Self.bytes(100_000, seed: 1))
+        store.remove(big)
+        #expect(!store.contains(big))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: root.appendingPathComponent("spare").path).count == 1)
+        // A smaller blob goes into the spare file: it is cut to its own length.
+        let small = Self.bytes(1_000, seed: 2)
+        let sha = try store.put(small)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: root.appendingPathComponent("spare").path).isEmpty)
+        #expect(try Data(contentsOf: store.url(for: sha)) == small)
+        #expect(try store.get(sha) == small)  // read from disk (no memory), checked against its hash
+        // With no spare left, a new file.
+        let other = Self.bytes(5_000, seed: 3)
+        #expect(try store.get(try store.put(other)) == other)
+    }
+
+    @Test func sparesAreKeptUpToTheLimitAndFoundAgainAfterARestart() throws {
+        let root = try TestDatabase.scratchDirectory("spares-limit")
+        let store = try BlobStore(root: root, memoryBytes: 0, spareFiles: 2)
+        let shas = try (0..<4).map { try store.put(Self.bytes(2_000, seed: UInt8($0))) }
+        shas.forEach(store.remove)
+        let spare = root.appendingPathComponent("spare").path
+        #expect(try FileManager.default.contentsOfDirectory(atPath: spare).count == 2)  // the others deleted
+        #expect(shas.allSatisfy { !store.contains($0) })
+        // Another store on the same directory (a restarted coordinator) uses them.
+        let again = try BlobStore(root: root, memoryBytes: 0, spareFiles: 2)
+        let data = Self.bytes(3_000, seed: 9)
+        #expect(try again.get(try again.put(data)) == data)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: spare).count == 1)
+    }
+}
