@@ -6,6 +6,7 @@ import Kernels
 enum WorkerMain {
     static func main() async {
         BLASRuntime.ensureFastCore()
+        LargeBuffers.keepFreedBuffers()
         await KoinonWorker.main(nil)
     }
 }

@@ -13,6 +13,11 @@ const char *kn_simd_level(void);
 /// Forces a variant ("avx512", "avx2", "generic"); returns 0 if the CPU lacks it.
 int kn_force_simd_level(const char *level);
 
+// glibc: keep freed buffers up to mmap_threshold bytes in the heap, and
+// return the heap's top to the kernel only above trim_threshold bytes.
+// 1 if set, 0 where the allocator has no such settings.
+int kn_keep_freed_buffers(size_t mmap_threshold, size_t trim_threshold);
+
 // LayerNorm over rows of C: out = (inp - mean) * rstd * weight + bias.
 // inp, out [N, C]; mean, rstd [N].
 void kn_layernorm_forward(float *out, float *mean, float *rstd, const float *inp,
