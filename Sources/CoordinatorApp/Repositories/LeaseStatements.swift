@@ -12,7 +12,9 @@ import PostgresNIO
 struct ClaimPendingUnits: PostgresPreparedStatement {
     static let sql = """
         WITH wanted AS (
-            SELECT c.lease, c.worker, c.seconds, row_number() OVER (ORDER BY c.n) AS k
+            -- The claims of workers free to work, in order, as arrays.
+            SELECT array_agg(c.lease ORDER BY c.n) AS leases, array_agg(c.worker ORDER BY c.n) AS workers,
+                   array_agg(c.seconds ORDER BY c.n) AS seconds
             FROM unnest($1::uuid[], $2::uuid[], $3::float8[]) WITH ORDINALITY AS c(lease, worker, seconds, n)
             WHERE EXISTS (SELECT 1 FROM workers w WHERE w.id = c.worker AND w.ban_reason IS NULL
                           AND (w.quarantined_until IS NULL OR w.quarantined_until <= now()))),
@@ -28,16 +30,19 @@ struct ClaimPendingUnits: PostgresPreparedStatement {
                      ORDER BY u.unit LIMIT cardinality($1::uuid[]) FOR UPDATE SKIP LOCKED) t
             LIMIT cardinality($1::uuid[])),
         paired AS (
-            SELECT t.run_id, t.step, t.unit, w.lease, w.worker, w.seconds
-            FROM (SELECT t.*, row_number() OVER () AS k FROM target t) t JOIN wanted w USING (k)),
+            -- Unit i to claim i, side by side (unnest pads the shorter list with NULLs). A
+            -- join on row numbers instead was planned as a nested loop: 100 ms for 256 claims.
+            SELECT p.* FROM wanted w,
+                (SELECT array_agg(run_id) AS runs, array_agg(step) AS steps, array_agg(unit) AS units FROM target) t,
+                unnest(t.runs, t.steps, t.units, w.leases, w.workers, w.seconds) AS p(run_id, step, unit, lease, worker, seconds)
+            WHERE p.run_id IS NOT NULL AND p.lease IS NOT NULL),
         claimed AS (
             UPDATE units u SET state = 'leased' FROM paired p
             WHERE u.run_id = p.run_id AND u.step = p.step AND u.unit = p.unit
-            RETURNING u.run_id, u.step, u.unit),
+            RETURNING u.run_id, u.step, u.unit, p.lease, p.worker, p.seconds),
         lease AS (
             INSERT INTO leases (id, run_id, step, unit, worker_id, is_backup, deadline)
-            SELECT p.lease, p.run_id, p.step, p.unit, p.worker, false, now() + make_interval(secs => p.seconds)
-            FROM paired p JOIN claimed c USING (run_id, step, unit)
+            SELECT lease, run_id, step, unit, worker, false, now() + make_interval(secs => seconds) FROM claimed
             RETURNING id, run_id, step, unit, deadline)
         SELECT l.id, l.run_id, l.step, l.unit, l.deadline, p.parameters_sha256
         FROM lease l JOIN parameter_versions p ON p.run_id = l.run_id AND p.version = l.step
