@@ -50,10 +50,15 @@ final class Coalescer<Input: Sendable, Output: Sendable>: Sendable {
 
     private let queue: Mutex<CoalescingQueue<Call>>
     private let execute: Execute
+    private let timeout: Duration
 
-    init(maxBatch: Int, execute: @escaping Execute) {
+    /// `timeout`: a batch not answered by then is answered with an error
+    /// (its statement is cancelled and left behind), so one statement stuck
+    /// on a connection that died mid-way cannot hold every later call.
+    init(maxBatch: Int, timeout: Duration = .seconds(30), execute: @escaping Execute) {
         queue = Mutex(CoalescingQueue(maxBatch: maxBatch))
         self.execute = execute
+        self.timeout = timeout
     }
 
     func callAsFunction(_ input: Input) async throws -> Output {
@@ -67,7 +72,7 @@ final class Coalescer<Input: Sendable, Output: Sendable>: Sendable {
         while true {
             let batch = queue.withLock { $0.nextBatch() }
             if batch.isEmpty { return }
-            let results = await execute(batch.map(\.input))
+            let results = await executeWithin(batch.map(\.input))
             for (i, call) in batch.enumerated() {
                 call.continuation.resume(with: i < results.count ? results[i] : .failure(CoalescerError.missingResult))
             }
@@ -75,7 +80,43 @@ final class Coalescer<Input: Sendable, Output: Sendable>: Sendable {
     }
 }
 
-struct CoalescerError: Error, CustomStringConvertible {
-    static let missingResult = CoalescerError()
-    var description: String { "a batch returned fewer results than it had calls" }
+extension Coalescer {
+    /// The batch's results, or errors for all once `timeout` passes first.
+    private func executeWithin(_ inputs: [Input]) async -> [Result<Output, any Error>] {
+        let execute = self.execute, timeout = self.timeout
+        let answered = Once()
+        return await withCheckedContinuation { (continuation: CheckedContinuation<[Result<Output, any Error>], Never>) in
+            @Sendable func answer(_ results: [Result<Output, any Error>]) {
+                if answered.claim() { continuation.resume(returning: results) }
+            }
+            let work = Task { await execute(inputs) }
+            let timer = Task {
+                do { try await Task.sleep(for: timeout) } catch { return }  // cancelled: the work answered
+                work.cancel()
+                answer(inputs.map { _ in .failure(CoalescerError.timedOut) })
+            }
+            Task {
+                let results = await work.value
+                timer.cancel()
+                answer(results)
+            }
+        }
+    }
+}
+
+/// True for the first caller of `claim` only.
+private final class Once: Sendable {
+    private let done = Mutex(false)
+    func claim() -> Bool {
+        done.withLock { done in
+            defer { done = true }
+            return !done
+        }
+    }
+}
+
+struct CoalescerError: Error, CustomStringConvertible, Equatable {
+    static let missingResult = CoalescerError(description: "a batch returned fewer results than it had calls")
+    static let timedOut = CoalescerError(description: "the database did not answer a batch in time")
+    var description: String
 }
