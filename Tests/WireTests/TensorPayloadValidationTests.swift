@@ -90,6 +90,17 @@ import Testing
         #expect(message.contains(header) && message.contains(actual))
     }
 
+    @Test func withoutVerifyingTheChecksumOnlyTheDataIsRead() throws {
+        // Bytes whose hash as a whole was checked elsewhere: the header's data hash is not recomputed.
+        var bytes = good
+        bytes[20] ^= 0x80
+        #expect(try TensorPayload(decoding: bytes, expectedElementCount: 4, verifyingChecksum: false).values == [1, 2, 3, 4])
+        // Every other check still holds.
+        #expect(throws: TensorPayloadError.unexpectedElementCount(expected: 5, actual: 4)) {
+            try TensorPayload(decoding: bytes, expectedElementCount: 5, verifyingChecksum: false)
+        }
+    }
+
     @Test func checksAreMadeCheapestFirst() {
         // Wrong count *and* wrong data: the count is reported, without hashing.
         var bytes = good
