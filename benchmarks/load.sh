@@ -38,28 +38,13 @@ chmod 755 "$dir"
 trap 'kill -TERM "${KOINON_COORDINATOR_PID:-0}" 2>/dev/null; wait 2>/dev/null; [ -n "${KOINON_LOAD_KEEP:-}" ] || rm -rf "$dir"' EXIT
 corpus=$(koinon_corpus "$dir")
 "$bin/koinon-coordinator" dataset build --input "$corpus" --train-tokenizer 257 --out "$dir/data" >/dev/null
-# A tiny model (about 3,000 parameters, 12 KB results) and steps of 4,096
-# one-sequence units: the benchmark measures the coordinator, not the model.
-cat >"$dir/model.json" <<'JSON'
-{"vocab_size": 257, "max_position_embeddings": 16, "hidden_size": 8, "num_layers": 1, "num_heads": 1,
- "attention_types": [[["global"], 1]], "window_size": 16}
-JSON
-cat >"$dir/run.yaml" <<'YAML'
-name: load
-model:
-  config: model.json
-dataset: data
-batch:
-  sequence_length: 16
-  global_sequences: 4096
-  sequences_per_unit: 1
-steps: 100000
-seed: 1
-YAML
+# A tiny model and steps of 4,096 one-sequence units: the benchmark measures
+# the coordinator, not the model.
+koinon_tiny_run "$dir" load 100000
 port=$(koinon_free_port 8080)
 koinon_start_coordinator "$bin" "$port" "$dir/coordinator" "$dir/coordinator.log" --lease-seconds 120 \
     --registrations-per-minute 0 --worker-requests-per-second 0 --insecure-http --no-replication
-"$bin/koinon-coordinator" run create --config "$dir/run.yaml" --coordinator "http://127.0.0.1:$port" --insecure-http \
+"$bin/koinon-coordinator" run create --config "$dir/load.yaml" --coordinator "http://127.0.0.1:$port" --insecure-http \
     --data-dir "$dir/coordinator"
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 for n in $counts; do

@@ -55,24 +55,7 @@ corpus=$(koinon_corpus "$dir")
 koinon_char_dataset "$bin" "$corpus" "$dir/data" >"$dir/dataset.log" 2>&1 || { cat "$dir/dataset.log" >&2; exit 1; }
 # A tiny model and steps of 4,096 one-sequence units: every lease request is
 # answered at once (a unit is always free), so long polls do not stall the run.
-cat >"$dir/model.json" <<'JSON'
-{"vocab_size": 257, "max_position_embeddings": 16, "hidden_size": 8, "num_layers": 1, "num_heads": 1,
- "attention_types": [[["global"], 1]], "window_size": 16}
-JSON
-for name in fuzz spare; do
-    cat >"$dir/$name.yaml" <<YAML
-name: $name
-model:
-  config: model.json
-dataset: data
-batch:
-  sequence_length: 16
-  global_sequences: 4096
-  sequences_per_unit: 1
-steps: 3
-seed: 1
-YAML
-done
+for name in fuzz spare; do koinon_tiny_run "$dir" "$name" 3; done
 
 # Plain HTTP where the coordinator serves HTTPS by default (schemathesis needs no certificate then).
 transport=()

@@ -71,6 +71,29 @@ koinon_char_dataset() {
         --out "$3" --val-fraction 0.1 --min-chars 1 --near-dup-threshold 1.0
 }
 
+# koinon_tiny_run DIR NAME STEPS: a run of a tiny model (about 3,000
+# parameters, 12 KB results) with steps of 4,096 one-sequence units, as
+# DIR/NAME.yaml beside DIR/model.json (dataset directory "data" beside them):
+# for exercising the coordinator, not the model.
+koinon_tiny_run() {
+    cat >"$1/model.json" <<'JSON'
+{"vocab_size": 257, "max_position_embeddings": 16, "hidden_size": 8, "num_layers": 1, "num_heads": 1,
+ "attention_types": [[["global"], 1]], "window_size": 16}
+JSON
+    cat >"$1/$2.yaml" <<YAML
+name: $2
+model:
+  config: model.json
+dataset: data
+batch:
+  sequence_length: 16
+  global_sequences: 4096
+  sequences_per_unit: 1
+steps: $3
+seed: 1
+YAML
+}
+
 # koinon_char_run_yaml STEPS EVAL_EVERY: nanoGPT's CPU recipe for tiny
 # Shakespeare as a Koinon run (dataset directory "data" beside the YAML).
 koinon_char_run_yaml() {

@@ -23,10 +23,8 @@ struct TrainCommand: ParsableCommand {
     func run() throws {
         let logger = makeLogger()
         try failing {
-            let url = URL(fileURLWithPath: config)
-            guard let text = try? String(contentsOf: url, encoding: .utf8) else { throw DatasetReadError("cannot read \(config)") }
-            let runConfig = try RunConfig(yaml: text)
-            let run = try LocalRun(config: runConfig, runDirectory: url.deletingLastPathComponent(),
+            let (runConfig, runDirectory) = try readRunConfig(config)
+            let run = try LocalRun(config: runConfig, runDirectory: runDirectory,
                                    backend: compute.backend(logger: logger))
             print("run \(runConfig.name): \(run.model.layout.count) parameters, \(runConfig.steps) steps of "
                   + "\(runConfig.batch.globalSequences) × \(runConfig.batch.sequenceLength) tokens in "
@@ -42,7 +40,7 @@ struct TrainCommand: ParsableCommand {
                 }
             }
             let dir = out.map { URL(fileURLWithPath: $0) }
-                ?? url.deletingLastPathComponent().appendingPathComponent("\(runConfig.name)-local")
+                ?? runDirectory.appendingPathComponent("\(runConfig.name)-local")
             try run.export(to: dir)
             print("checkpoint: \(dir.path)")
         }

@@ -35,15 +35,13 @@ struct UnitGradientCommand: ParsableCommand {
     func run() throws {
         let logger = makeLogger()
         try failing {
-            let url = URL(fileURLWithPath: config)
-            guard let text = try? String(contentsOf: url, encoding: .utf8) else { throw DatasetReadError("cannot read \(config)") }
-            let runConfig = try RunConfig(yaml: text)
+            let (runConfig, runDirectory) = try readRunConfig(config)
             let units = runConfig.batch.unitsPerStep
             if let unit, !(0..<units).contains(unit) {
                 throw ModelInputError("--unit \(unit): the run has units 0..<\(units) per step")
             }
             let backend = compute.backend(logger: logger)
-            let run = try LocalRun(config: runConfig, runDirectory: url.deletingLastPathComponent(), backend: backend)
+            let run = try LocalRun(config: runConfig, runDirectory: runDirectory, backend: backend)
             if let parameters { try run.loadParameters(from: URL(fileURLWithPath: parameters)) }
             for s in step..<(step + steps) {
                 for u in unit.map({ [$0] }) ?? Array(0..<units) {
