@@ -49,8 +49,17 @@ import Testing
     }
 
     @Test func aBatchThatAnswersTooFewFailsTheRestInsteadOfHanging() async throws {
-        let coalescer = Coalescer<Int, Int>(maxBatch: 4) { _ in [] }
+        let coalescer = Coalescer<Int, Int>(maxBatch: 4, execute: { _ in [] })
         await #expect(throws: CoalescerError.self) { try await coalescer(1) }
+    }
+
+    @Test func aBatchThatFailsAsAWholeFailsEveryCallOfIt() async throws {
+        let coalescer = Coalescer<Int, Int>(maxBatch: 4, executeAll: { inputs in
+            if inputs.contains(0) { throw Oops(value: 0) }
+            return inputs.map { $0 + 1 }
+        })
+        await #expect(throws: Oops.self) { try await coalescer(0) }
+        #expect(try await coalescer(1) == 2)
     }
 
     @Test func aBatchThatNeverAnswersTimesOutAndLaterCallsStillRun() async throws {

@@ -61,6 +61,15 @@ final class Coalescer<Input: Sendable, Output: Sendable>: Sendable {
         self.timeout = timeout
     }
 
+    /// For a batch that succeeds or fails as a whole: one output per input,
+    /// in order, or an error every call of the batch gets.
+    convenience init(maxBatch: Int, timeout: Duration = .seconds(30),
+                     executeAll: @escaping @Sendable ([Input]) async throws -> [Output]) {
+        self.init(maxBatch: maxBatch, timeout: timeout) { inputs in
+            do { return try await executeAll(inputs).map { .success($0) } } catch { return inputs.map { _ in .failure(error) } }
+        }
+    }
+
     func callAsFunction(_ input: Input) async throws -> Output {
         try await withCheckedThrowingContinuation { continuation in
             let action = queue.withLock { $0.arrive((input, continuation)) }

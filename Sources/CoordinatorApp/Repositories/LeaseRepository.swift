@@ -57,9 +57,10 @@ public enum HeartbeatOutcome: Sendable, Equatable {
 /// Work units and leases: claiming (safe across coordinator processes via
 /// FOR UPDATE SKIP LOCKED), heartbeats, expiry, release and results.
 ///
-/// The two statements of the lease → submit cycle are coalesced: claims of
-/// pending units, and results, that arrive while the previous batch is in
-/// PostgreSQL go together in the next statement (one commit for all).
+/// The lease → submit cycle's statements are coalesced: claims of pending
+/// units, submission lookups, results and the look for other work that
+/// arrive while the previous batch of their kind is in PostgreSQL go
+/// together in the next statement (one round trip and one commit for all).
 public struct LeaseRepository: Sendable {
     let db: PostgresClient
     let logger: Logger
@@ -75,21 +76,17 @@ public struct LeaseRepository: Sendable {
         self.db = db
         self.logger = logger
         pendingClaims = Coalescer(maxBatch: Self.maxBatch) { claims in
-            await Self.claimPending(claims, db: db, logger: logger)
+            try await Self.claimPending(claims, db: db, logger: logger)
         }
         submissions = Coalescer(maxBatch: Self.maxBatch) { results in
             await Self.submit(results, db: db, logger: logger)
         }
         submissionLookups = Coalescer(maxBatch: Self.maxBatch) { keys in
-            await Self.submissionContexts(keys, db: db, logger: logger)
+            try await Self.submissionContexts(keys, db: db, logger: logger)
         }
         otherWorkProbes = Coalescer(maxBatch: Self.maxBatch) { ages in
-            do {
-                let found = try await Self.otherWork(minimumLeaseAge: ages.min() ?? 0, db: db, logger: logger)
-                return ages.map { _ in .success(found) }
-            } catch {
-                return ages.map { _ in .failure(error) }
-            }
+            let found = try await Self.otherWork(minimumLeaseAge: ages.min() ?? 0, db: db, logger: logger)
+            return ages.map { _ in found }
         }
     }
 
@@ -141,19 +138,15 @@ public struct LeaseRepository: Sendable {
     }
 
     /// A batch of claims: each gets a unit while pending units last (nil after).
-    static func claimPending(_ claims: [PendingClaim], db: PostgresClient, logger: Logger) async -> [Result<LeaseGrant?, any Error>] {
-        do {
-            let rows = try await db.execute(ClaimPendingUnits(leases: claims.map(\.lease), workers: claims.map(\.worker),
-                                                              leaseSeconds: claims.map(\.leaseSeconds)), logger: logger)
-            var granted: [UUID: LeaseGrant] = [:]
-            for try await (id, run, step, unit, deadline, sha) in rows {
-                granted[id] = LeaseGrant(leaseID: id, runID: run, step: step, unit: unit, isBackup: false, deadline: deadline,
-                                         parametersSHA256: sha)
-            }
-            return claims.map { .success(granted[$0.lease]) }
-        } catch {
-            return claims.map { _ in .failure(error) }
+    static func claimPending(_ claims: [PendingClaim], db: PostgresClient, logger: Logger) async throws -> [LeaseGrant?] {
+        let rows = try await db.execute(ClaimPendingUnits(leases: claims.map(\.lease), workers: claims.map(\.worker),
+                                                          leaseSeconds: claims.map(\.leaseSeconds)), logger: logger)
+        var granted: [UUID: LeaseGrant] = [:]
+        for try await (id, run, step, unit, deadline, sha) in rows {
+            granted[id] = LeaseGrant(leaseID: id, runID: run, step: step, unit: unit, isBackup: false, deadline: deadline,
+                                     parametersSHA256: sha)
         }
+        return claims.map { granted[$0.lease] }
     }
 
     /// A copy of a unit waiting for verification, for a worker independent of
@@ -226,22 +219,18 @@ public struct LeaseRepository: Sendable {
     }
 
     static func submissionContexts(_ keys: [SubmissionKey], db: PostgresClient,
-                                   logger: Logger) async -> [Result<SubmissionContext?, any Error>] {
-        do {
-            var found = [SubmissionContext?](repeating: nil, count: keys.count)
-            let rows = try await db.execute(SubmissionLookups(leases: keys.map(\.lease), workers: keys.map(\.worker)), logger: logger)
-            for try await (n, valid, strikes, until, ban, run, step, unit, kind) in rows where (1...keys.count).contains(n) {
-                let trust = WorkerTrust(consecutiveValid: valid, strikes: strikes, quarantinedUntil: until, banReason: ban)
-                if let run, let step, let unit, let kind {
-                    found[n - 1] = (trust, LeasedUnit(run: run, step: step, unit: unit, isEvaluation: kind == "eval"))
-                } else {
-                    found[n - 1] = (trust, nil)
-                }
+                                   logger: Logger) async throws -> [SubmissionContext?] {
+        var found = [SubmissionContext?](repeating: nil, count: keys.count)
+        let rows = try await db.execute(SubmissionLookups(leases: keys.map(\.lease), workers: keys.map(\.worker)), logger: logger)
+        for try await (n, valid, strikes, until, ban, run, step, unit, kind) in rows where (1...keys.count).contains(n) {
+            let trust = WorkerTrust(consecutiveValid: valid, strikes: strikes, quarantinedUntil: until, banReason: ban)
+            if let run, let step, let unit, let kind {
+                found[n - 1] = (trust, LeasedUnit(run: run, step: step, unit: unit, isEvaluation: kind == "eval"))
+            } else {
+                found[n - 1] = (trust, nil)
             }
-            return found.map { .success($0) }
-        } catch {
-            return keys.map { _ in .failure(error) }
         }
+        return found
     }
 
     /// When nothing is pending: a backup copy of the outstanding unit whose
