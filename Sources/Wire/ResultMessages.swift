@@ -50,7 +50,7 @@ public struct ResultMetadata: Codable, Hashable, Sendable {
     /// Reads and checks the headers; `value(name)` looks one up (case-insensitively).
     public init(headerValue value: (String) -> String?) throws(ResultMetadataError) {
         func required(_ name: String) throws(ResultMetadataError) -> String {
-            guard let text = value(name)?.trimmingCharacters(in: .whitespaces), !text.isEmpty else {
+            guard let text = value(name).map({ String(HeaderText.trimmed($0)) }), !text.isEmpty else {
                 throw ResultMetadataError("missing header \(name)")
             }
             return text

@@ -22,7 +22,10 @@ extension CoordinatorRoutes {
         }
         let metadata: ResultMetadata
         do {
-            metadata = try ResultMetadata { name in request.headers.first { $0.name.canonicalName == name.lowercased() }?.value }
+            metadata = try ResultMetadata { name in
+                let wanted = name.lowercased()
+                return request.headers.first { $0.name.canonicalName == wanted }?.value
+            }
         } catch {
             return try await rejected(.badRequest, "invalid_metadata", error.description)
         }
@@ -37,15 +40,17 @@ extension CoordinatorRoutes {
             return try await rejected(.contentTooLarge, "payload_too_large", "a result for this unit is at most \(limit) bytes")
         }
         let data = Data(buffer: body)
-        let sha = BlobStore.sha256(data)
+        let (sha, decoded) = await Self.hashAndDecode(data, expectedElementCount: elements)
         guard sha == metadata.payloadSHA256 else {
             return try await rejected(.unprocessableContent, "invalid_result", "the body's SHA-256 is not Koinon-Payload-SHA256 (corrupted upload?)")
         }
         let payload: TensorPayload
-        do { payload = try TensorPayload(decoding: data, expectedElementCount: elements) } catch {
+        do { payload = try decoded.get() } catch {
             return try await rejected(.unprocessableContent, "invalid_result", "\(error)")
         }
-        guard payload.values.allSatisfy(\.isFinite) else {
+        // Σx² of finite floats, in Double, is always finite: a norm that is not means a NaN or infinity.
+        let norm = ClippedMean.norm(payload.values)
+        guard norm.isFinite else {
             return try await rejected(.unprocessableContent, "invalid_result", "the gradient has NaN or infinite values")
         }
         // The coordinator knows how many tokens a unit has: credit and the validation mean are weighted by it.
@@ -57,7 +62,6 @@ extension CoordinatorRoutes {
             return try await rejected(.unprocessableContent, "invalid_result",
                                       "the loss must be a cross-entropy between 0 and \(Int(Self.maximumLoss)), not \(metadata.loss)")
         }
-        let norm = unit.isEvaluation ? 0 : Self.l2Norm(payload.values)
         if !unit.isEvaluation,
            case .outlier(let median) = coordinator.normVerdict(run: unit.run, step: unit.step, unit: unit.unit, worker: worker, norm: norm) {
             return try await rejected(.unprocessableContent, "gradient_norm_outlier", String(
@@ -120,11 +124,21 @@ extension CoordinatorRoutes {
         }
     }
 
-    static func l2Norm(_ values: [Float]) -> Double {
-        var sum = 0.0
-        for v in values { sum += Double(v) * Double(v) }
-        return sum.squareRoot()
+    /// The body's SHA-256 and its decoded payload (the payload's own checksum
+    /// verified). For a large body the two hashes run side by side: at the
+    /// end of a step the other workers wait for this result, and a core is free.
+    static func hashAndDecode(_ data: Data, expectedElementCount: Int) async -> (String, Result<TensorPayload, TensorPayloadError>) {
+        func decode() -> Result<TensorPayload, TensorPayloadError> {
+            Result { () throws(TensorPayloadError) in try TensorPayload(decoding: data, expectedElementCount: expectedElementCount) }
+        }
+        guard data.count >= parallelHashBytes else { return (BlobStore.sha256(data), decode()) }
+        async let decoded = decode()
+        let sha = BlobStore.sha256(data)
+        return (sha, await decoded)
     }
+
+    /// Below this, a second thread costs more than the hash it would take over.
+    static let parallelHashBytes = 256 << 10
 
     /// A cross-entropy above this is not a loss a unit can report (ln of the
     /// largest vocabulary is about 12; a diverging run stays far below).

@@ -93,7 +93,7 @@ public struct UploadTimeLimitMiddleware: RouterMiddleware {
     static func mayHaveBody(_ request: Request) -> Bool {
         if request.headers[.transferEncoding] != nil { return true }
         guard let length = request.headers[.contentLength] else { return false }
-        return length.trimmingCharacters(in: .whitespaces) != "0"
+        return HeaderText.trimmed(length) != "0"
     }
 }
 

@@ -77,11 +77,13 @@ public struct StatusRepository: Sendable {
         return out
     }
 
-    /// Every run's current step: training units by state.
+    /// Every run's current step: training units by state (LATERAL: each run's step by index; a
+    /// join with `runs` was planned as a scan of every unit of every step).
     public func unitCounts() async throws -> [Int: UnitCounts] {
         let rows = try await db.query("""
-            SELECT u.run_id, u.state, count(*) FROM units u JOIN runs r ON r.id = u.run_id AND u.step = r.current_step
-            WHERE u.kind = 'train' GROUP BY u.run_id, u.state
+            SELECT r.id, c.state, c.n FROM runs r CROSS JOIN LATERAL (
+                SELECT u.state, count(*) AS n FROM units u
+                WHERE u.run_id = r.id AND u.step = r.current_step AND u.kind = 'train' GROUP BY u.state) c
             """, logger: logger)
         var out: [Int: UnitCounts] = [:]
         for try await (run, state, n) in rows.decode((Int, String, Int).self) {
