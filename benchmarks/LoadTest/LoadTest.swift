@@ -1,8 +1,9 @@
 import ArgumentParser
-import AsyncHTTPClient
 import Foundation
 import NIOCore
+import NIOFoundationCompat
 import NIOHTTP1
+import NIOPosix
 import NeoModel
 import Wire
 
@@ -30,39 +31,47 @@ struct LoadTest: AsyncParsableCommand {
     @Flag(help: "Print one JSON object instead of text.") var json = false
 
     func run() async throws {
-        var config = HTTPClient.Configuration()
-        config.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: workers + 8)
-        let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: config)
+        guard let url = URL(string: coordinator), url.scheme == "http", let host = url.host else {
+            throw ValidationError("--coordinator must be an http:// URL (the load test speaks plain HTTP: serve --insecure-http)")
+        }
+        let port = url.port ?? 80
+        let connections = try await withThrowingTaskGroup(of: LoadConnection.self) { group in
+            for _ in 0..<workers {
+                group.addTask { try await LoadConnection.connect(host: host, port: port, group: MultiThreadedEventLoopGroup.singleton) }
+            }
+            return try await group.reduce(into: [LoadConnection]()) { $0.append($1) }
+        }
         do {
-            try await measure(http)
-            try await http.shutdown()
+            try await measure(connections)
         } catch {
-            try? await http.shutdown()
+            for c in connections { await c.close() }
             throw error
         }
+        for c in connections { await c.close() }
     }
 
-    func measure(_ http: HTTPClient) async throws {
+    func measure(_ connections: [LoadConnection]) async throws {
         // Register everyone first (not measured).
-        let tokens = try await withThrowingTaskGroup(of: String.self) { group in
-            for i in 0..<workers {
+        let registered = try await withThrowingTaskGroup(of: (LoadConnection, String).self) { group in
+            for (i, connection) in connections.enumerated() {
                 group.addTask {
                     let body = try WireProtocol.makeEncoder().encode(
                         RegisterWorkerRequest(name: "load-\(i)", backend: "simulated", threads: 1, version: "load"))
-                    let (status, data) = try await send(http, .POST, "/v1/workers", body: body, token: nil)
-                    guard status == 201 else { throw ValidationError("registration answered \(status)") }
-                    return try WireProtocol.makeDecoder().decode(RegisterWorkerResponse.self, from: data).token
+                    let answer = try await connection.send(.POST, "/v1/workers", headers: Self.json, body: ByteBuffer(bytes: body))
+                    guard answer.status == 201 else { throw ValidationError("registration answered \(answer.status)") }
+                    return (connection, try WireProtocol.makeDecoder().decode(RegisterWorkerResponse.self, from: answer.body).token)
                 }
             }
-            return try await group.reduce(into: [String]()) { $0.append($1) }
+            return try await group.reduce(into: [(LoadConnection, String)]()) { $0.append($1) }
         }
         let payloads = PayloadCache()
         let start = ContinuousClock.now
         let measureFrom = start + .seconds(warmup), end = measureFrom + .seconds(seconds)
         let results = try await withThrowingTaskGroup(of: WorkerTally.self) { group in
-            for token in tokens {
+            for (connection, token) in registered {
                 group.addTask {
                     var tally = WorkerTally()
+                    let authorization = ("Authorization", "Bearer \(token)")
                     // Workers that compute start spread over one compute time, as volunteers would.
                     if computeSeconds > 0 { try await Task.sleep(for: .seconds(Double.random(in: 0..<computeSeconds))) }
                     while ContinuousClock.now < end {
@@ -71,29 +80,29 @@ struct LoadTest: AsyncParsableCommand {
                         // measures the step barrier, not the coordinator: it is counted, not timed.
                         var t0 = ContinuousClock.now
                         var waited = false
-                        var assignment = try await lease(http, token: token, maxWait: 0)
-                        if assignment == nil {
+                        var grant = try await lease(connection, authorization, maxWait: 0)
+                        if grant == nil {
                             if t0 >= measureFrom { tally.idle += 1 }
                             waited = true
-                            assignment = try await lease(http, token: token, maxWait: 5)
+                            grant = try await lease(connection, authorization, maxWait: 5)
                             t0 = ContinuousClock.now
                         }
-                        guard let a = assignment else { continue }
+                        guard let a = grant else { continue }
                         let leased = ContinuousClock.now
-                        let payload = try await payloads.payload(for: a, http: http, client: self)
+                        let payload = try await payloads.payload(for: a, connection: connection)
                         if computeSeconds > 0 { try await Task.sleep(for: .seconds(computeSeconds * Double.random(in: 0.5...1.5))) }
-                        let metadata = ResultMetadata(leaseID: a.leaseID, loss: 1, tokenCount: a.data.sequences * a.data.sequenceLength,
-                                                      payloadSHA256: payload.sha)
+                        let metadata = ResultMetadata(leaseID: a.leaseID, loss: 1, tokenCount: a.tokens, payloadSHA256: payload.sha)
                         var headers = metadata.headerFields.map { ($0.name, $0.value) }
                         headers.append(("Content-Type", WireProtocol.tensorContentType))
+                        headers.append(authorization)
                         let t1 = ContinuousClock.now
-                        let (submitStatus, _) = try await send(http, .PUT, "/v1/leases/\(a.leaseID.uuidString.lowercased())/result",
-                                                               body: payload.bytes, token: token, headers: headers)
+                        let submitted = try await connection.send(.PUT, "/v1/leases/\(a.leaseID.uuidString.lowercased())/result",
+                                                                  headers: headers, body: payload.bytes)
                         let t2 = ContinuousClock.now
                         // A cycle counts when it ends inside the window; its latency is the coordinator's
                         // part (lease answered, submission answered), not the simulated computing.
                         guard t2 >= measureFrom, t2 <= end else { continue }
-                        if submitStatus != 200 {
+                        if submitted.status != 200 {
                             tally.errors += 1
                         } else if waited {
                             tally.afterWaiting += 1
@@ -124,25 +133,45 @@ struct LoadTest: AsyncParsableCommand {
         }
     }
 
+    static let json = [("Content-Type", "application/json")]
+
     /// A lease request; nil when the coordinator has no work (within `maxWait` seconds).
-    func lease(_ http: HTTPClient, token: String, maxWait: Int) async throws -> Assignment? {
-        let (status, data) = try await send(http, .POST, "/v1/leases", body: Data(#"{"max_wait_seconds":\#(maxWait)}"#.utf8), token: token)
-        guard status == 200, case .assigned(let a) = try WireProtocol.makeDecoder().decode(LeaseResponse.self, from: data) else {
-            return nil
+    func lease(_ connection: LoadConnection, _ authorization: (String, String), maxWait: Int) async throws -> LeaseGrant? {
+        let answer = try await connection.send(.POST, "/v1/leases", headers: Self.json + [authorization],
+                                               body: ByteBuffer(string: #"{"max_wait_seconds":\#(maxWait)}"#))
+        guard answer.status == 200 else { return nil }
+        return try WireProtocol.makeDecoder().decode(LeaseGrantAnswer.self, from: answer.body).assignment
+    }
+}
+
+/// The parts of a lease answer (`LeaseResponse`) a simulated worker uses: decoding the whole
+/// `Assignment` with its dates and nested specs was a noticeable part of the generator's time.
+struct LeaseGrantAnswer: Decodable {
+    var assignment: LeaseGrant?
+}
+
+struct LeaseGrant: Decodable {
+    var leaseID: UUID
+    var runID: Int
+    var modelConfigSHA256: String
+    var data: Shape
+
+    struct Shape: Decodable {
+        var sequences: Int
+        var sequenceLength: Int
+        enum CodingKeys: String, CodingKey {
+            case sequences
+            case sequenceLength = "sequence_length"
         }
-        return a
     }
 
-    func send(_ http: HTTPClient, _ method: HTTPMethod, _ path: String, body: Data?, token: String?,
-              headers: [(String, String)] = [("Content-Type", "application/json")]) async throws -> (Int, Data) {
-        var request = HTTPClientRequest(url: coordinator + path)
-        request.method = method
-        if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
-        for (name, value) in headers { request.headers.add(name: name, value: value) }
-        if let body { request.body = .bytes(ByteBuffer(bytes: body)) }
-        let response = try await http.execute(request, timeout: .seconds(60))
-        let bytes = try await response.body.collect(upTo: 64 << 20)
-        return (Int(response.status.code), Data(bytes.readableBytesView))
+    var tokens: Int { data.sequences * data.sequenceLength }
+
+    enum CodingKeys: String, CodingKey {
+        case leaseID = "lease_id"
+        case runID = "run_id"
+        case modelConfigSHA256 = "model_config_sha256"
+        case data
     }
 }
 
@@ -157,15 +186,15 @@ struct WorkerTally: Sendable {
 
 /// One all-zero gradient per model (a valid result of the right size), built on first use.
 actor PayloadCache {
-    private var byConfig: [String: (bytes: Data, sha: String)] = [:]
+    private var byConfig: [String: (bytes: ByteBuffer, sha: String)] = [:]
 
-    func payload(for a: Assignment, http: HTTPClient, client: LoadTest) async throws -> (bytes: Data, sha: String) {
+    func payload(for a: LeaseGrant, connection: LoadConnection) async throws -> (bytes: ByteBuffer, sha: String) {
         if let p = byConfig[a.modelConfigSHA256] { return p }
-        let (status, data) = try await client.send(http, .GET, "/v1/runs/\(a.runID)/config", body: nil, token: nil)
-        guard status == 200 else { throw ValidationError("config answered \(status)") }
-        let count = ParameterLayout(config: try GPTNeoConfig(jsonData: data)).count
-        let bytes = Data(TensorPayload(values: [Float](repeating: 0, count: count)).encoded())
-        let p = (bytes, SHA256Hex.digest(of: [UInt8](bytes)))
+        let answer = try await connection.send(.GET, "/v1/runs/\(a.runID)/config")
+        guard answer.status == 200 else { throw ValidationError("config answered \(answer.status)") }
+        let count = ParameterLayout(config: try GPTNeoConfig(jsonData: Data(answer.body.readableBytesView))).count
+        let bytes = TensorPayload(values: [Float](repeating: 0, count: count)).encoded()
+        let p = (ByteBuffer(bytes: bytes), SHA256Hex.digest(of: bytes))
         byConfig[a.modelConfigSHA256] = p
         return p
     }
