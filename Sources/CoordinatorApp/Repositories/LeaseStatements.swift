@@ -110,17 +110,14 @@ struct ClaimEvaluationUnit: PostgresPreparedStatement {
     func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Row.self) }
 }
 
-/// Records a batch of results (migration 0004's `koinon_submit`, called
-/// once per result in one statement and one commit): one row per result, in
-/// the batch's order (`n`, from 1).
+/// Records a batch of results in one statement and one commit (migration
+/// 0006's `koinon_submit_batch`: the common case set-wise, the rest through
+/// 0004's `koinon_submit` one by one): one row per result, `n` its position
+/// in the batch from 1 (rows in no particular order).
 struct SubmitResults: PostgresPreparedStatement {
     static let sql = """
-        SELECT s.n, k.outcome, k.detail, k.step_complete
-        FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::float8[], $5::int8[], $6::bool[], $7::bool[], $8::bool[])
-             WITH ORDINALITY AS s(lease, worker, payload, loss, tokens, replicate, duplicates, distinct_addresses, n)
-        CROSS JOIN LATERAL koinon_submit(s.lease, s.worker, s.payload, s.loss, s.tokens, s.replicate, s.duplicates,
-                                         s.distinct_addresses) k
-        ORDER BY s.n
+        SELECT n, outcome, detail, step_complete
+        FROM koinon_submit_batch($1::uuid[], $2::uuid[], $3::text[], $4::float8[], $5::int8[], $6::bool[], $7::bool[], $8::bool[])
         """
     typealias Row = (Int, String, String?, Bool)
     var results: [LeaseRepository.Submission]
