@@ -14,11 +14,15 @@ import Wire
 /// is about to sum are then served without a disk read or a second hash.
 public struct BlobStore: Sendable {
     public let root: URL
+    /// `root`'s path: blob paths are made by joining strings (`URL.appendingPathComponent`
+    /// was a visible part of every result's cost under load).
+    let rootPath: String
     let recent: RecentBlobs
     let spares: SpareFiles
 
     public init(root: URL, memoryBytes: Int = 256 << 20, spareFiles: Int = 512) throws {
         self.root = root
+        rootPath = root.path
         recent = RecentBlobs(limit: memoryBytes)
         try FileManager.default.createDirectory(at: root.appendingPathComponent("tmp"), withIntermediateDirectories: true)
         spares = try SpareFiles(directory: root.appendingPathComponent("spare"), limit: spareFiles)
@@ -33,11 +37,15 @@ public struct BlobStore: Sendable {
     }
 
     public func url(for sha256: String) -> URL {
-        root.appendingPathComponent(String(sha256.prefix(2))).appendingPathComponent(sha256)
+        URL(fileURLWithPath: path(for: sha256))
+    }
+
+    func path(for sha256: String) -> String {
+        rootPath + "/" + sha256.prefix(2) + "/" + sha256
     }
 
     public func contains(_ sha256: String) -> Bool {
-        Self.isHash(sha256) && FileManager.default.fileExists(atPath: url(for: sha256).path)
+        Self.isHash(sha256) && FileManager.default.fileExists(atPath: path(for: sha256))
     }
 
     /// Stores `data`, returning its SHA-256 (storing the same bytes twice is a no-op).
@@ -50,19 +58,19 @@ public struct BlobStore: Sendable {
 
     /// Stores `data` whose SHA-256 the caller has just computed.
     public func put(_ data: Data, sha256 hash: String) throws {
-        let target = url(for: hash)
-        if FileManager.default.fileExists(atPath: target.path) {
+        let target = path(for: hash)
+        if FileManager.default.fileExists(atPath: target) {
             recent.insert(hash, data)
             return
         }
-        try FileManager.default.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
-        let temp = root.appendingPathComponent("tmp").appendingPathComponent(UUID().uuidString)
-        if !spares.write(data, to: temp.path) { try data.write(to: temp) }  // a spare half written is simply replaced
+        try FileManager.default.createDirectory(atPath: rootPath + "/" + hash.prefix(2), withIntermediateDirectories: true)
+        let temp = rootPath + "/tmp/" + UUID().uuidString
+        if !spares.write(data, to: temp) { try data.write(to: URL(fileURLWithPath: temp)) }  // a spare half written is simply replaced
         do {
-            try FileManager.default.moveItem(at: temp, to: target)
+            try FileManager.default.moveItem(atPath: temp, toPath: target)
         } catch {
-            try? FileManager.default.removeItem(at: temp)
-            if !FileManager.default.fileExists(atPath: target.path) { throw error }  // else a concurrent put won
+            try? FileManager.default.removeItem(atPath: temp)
+            if !FileManager.default.fileExists(atPath: target) { throw error }  // else a concurrent put won
         }
         recent.insert(hash, data)  // only once it is on disk
     }
@@ -71,7 +79,7 @@ public struct BlobStore: Sendable {
     public func get(_ sha256: String) throws -> Data {
         guard Self.isHash(sha256) else { throw BlobError.badHash(sha256) }
         if let data = recent.get(sha256) { return data }
-        guard let data = FileManager.default.contents(atPath: url(for: sha256).path) else { throw BlobError.missing(sha256) }
+        guard let data = FileManager.default.contents(atPath: path(for: sha256)) else { throw BlobError.missing(sha256) }
         guard Self.sha256(data) == sha256 else { throw BlobError.corrupt(sha256) }
         recent.insert(sha256, data)
         return data
