@@ -101,6 +101,10 @@ public struct SubmitResultResponse: Codable, Hashable, Sendable {
     /// For an accepted training result: whether another worker's copy has
     /// checked it yet (credit comes once it is verified and applied).
     public var verification: Verification?
+    /// The worker's next unit, when it asked for one with the submission
+    /// (`NextLease`) and one was free: a lease as `POST /v1/leases` gives.
+    /// Absent: ask `POST /v1/leases` as usual.
+    public var next: Assignment?
 
     public enum Verification: String, Codable, Hashable, Sendable {
         /// Accepted as it came (the worker's trust drew no replica).
@@ -111,11 +115,13 @@ public struct SubmitResultResponse: Codable, Hashable, Sendable {
         case verified
     }
 
-    public init(status: SubmitStatus, reason: ReasonCode? = nil, message: String? = nil, verification: Verification? = nil) {
+    public init(status: SubmitStatus, reason: ReasonCode? = nil, message: String? = nil, verification: Verification? = nil,
+                next: Assignment? = nil) {
         self.status = status
         self.reason = reason
         self.message = message
         self.verification = verification
+        self.next = next
     }
 
     enum CodingKeys: String, CodingKey {
@@ -123,6 +129,28 @@ public struct SubmitResultResponse: Codable, Hashable, Sendable {
         case verification
         case reason
         case message
+        case next
+    }
+}
+
+/// `Koinon-Next-Lease` on a result's submission: the worker asks for its
+/// next unit in the same request, as a BOINC client reports results and asks
+/// for work in one scheduler request. The coordinator claims one at once (no
+/// waiting) once the result is recorded and answered 200, and returns it as
+/// the answer's `next`. A worker loses nothing when none comes: it asks
+/// `POST /v1/leases` as before. Values: `train`, or `train, eval` from a
+/// worker that computes evaluation units (`LeaseRequest.acceptsEvaluation`).
+public enum NextLease {
+    public static let header = "Koinon-Next-Lease"
+
+    public static func value(acceptsEvaluation: Bool) -> String { acceptsEvaluation ? "train, eval" : "train" }
+
+    /// The lease asked for (nil: none: no header, or no `train` in it); unknown words are ignored.
+    public static func request(from value: String?) -> LeaseRequest? {
+        guard let value else { return nil }
+        let words = value.split(separator: ",").map { HeaderText.trimmed(String($0)).lowercased() }
+        guard words.contains("train") else { return nil }
+        return LeaseRequest(maxWaitSeconds: 0, acceptsEvaluation: words.contains("eval"))
     }
 }
 

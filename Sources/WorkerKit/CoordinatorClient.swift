@@ -185,12 +185,14 @@ public final class CoordinatorClient: Sendable {
         _ = try await send(.DELETE, "/v1/leases/\(lease.uuidString.lowercased())", retry: false)
     }
 
+    /// Hands in a result; with `askingNext`, the answer may carry the worker's next unit (`NextLease`).
     public func submit(lease: UUID, payload: Data, loss: Double, tokens: Int,
-                       claimedSHA256: String? = nil) async throws -> SubmitResultResponse {
+                       claimedSHA256: String? = nil, askingNext: Bool = false) async throws -> SubmitResultResponse {
         let metadata = ResultMetadata(leaseID: lease, loss: loss, tokenCount: tokens,
-                                      payloadSHA256: claimedSHA256 ?? SHA256Hex.digest(of: [UInt8](payload)))
+                                      payloadSHA256: claimedSHA256 ?? payload.withUnsafeBytes { SHA256Hex.digest(of: $0) })
         var headers = metadata.headerFields.map { ($0.name, $0.value) }
         headers.append(("Content-Type", WireProtocol.tensorContentType))
+        if askingNext { headers.append((NextLease.header, NextLease.value(acceptsEvaluation: true))) }
         let (_, body) = try await send(.PUT, "/v1/leases/\(lease.uuidString.lowercased())/result", body: payload, headers: headers)
         return try decode(SubmitResultResponse.self, body)
     }

@@ -86,7 +86,13 @@ public final class VolunteerWorker: @unchecked Sendable {
         cache.prepare()
         try await authenticate()
         logger.info("worker \(options.name) ready: \(backend.summary), coordinator \(client.baseURL)")
+        // A unit that came with the previous result's answer (Koinon-Next-Lease) needs no lease request.
+        var next: Assignment?
         while !stopRequested.isSet, options.maxUnits.map({ unitsDone < $0 }) ?? true {
+            if let assignment = next {
+                next = try await work(on: assignment)
+                continue
+            }
             let answer: LeaseResponse
             progress.update { if $0.idle == nil { $0.idle = "asking for work" } }
             do { answer = try await client.lease(maxWait: options.leaseWait) } catch let e as CoordinatorError where !e.transient {
@@ -104,8 +110,11 @@ public final class VolunteerWorker: @unchecked Sendable {
                 noWorkReason = nil
                 saidLongWait = false
                 progress.update { $0.idle = nil }
-                try await work(on: assignment)
+                next = try await work(on: assignment)
             }
+        }
+        if let unstarted = next {  // asked for before the stop: give it back at once
+            try? await client.release(unstarted.leaseID)
         }
         progress.update { $0.idle = "stopping" }
         logger.info("stopping after \(unitsDone) unit(s)")
@@ -169,7 +178,8 @@ public final class VolunteerWorker: @unchecked Sendable {
         logger.info("registered as \(r.workerID)")
     }
 
-    func work(on a: Assignment) async throws {
+    /// Computes and hands in one unit; returns the next unit when the coordinator gave one with the answer.
+    func work(on a: Assignment) async throws -> Assignment? {
         let label = WorkerMessages.unitLabel(run: a.runID, step: a.step, unit: a.unitIndex)
         busy.set(true)
         defer { busy.set(false) }
@@ -201,8 +211,10 @@ public final class VolunteerWorker: @unchecked Sendable {
             progress.phase(.uploading)
             var draft = ResultDraft(assignment: a, payload: payload, loss: loss, tokens: tokens)
             options.resultRewriter?(&draft)
+            // The next unit is asked for with this one unless the worker stops after it.
+            let last = stopRequested.isSet || options.maxUnits.map { unitsDone + 1 >= $0 } ?? false
             let answer = try await client.submit(lease: a.leaseID, payload: draft.payload, loss: draft.loss, tokens: draft.tokens,
-                                                 claimedSHA256: draft.claimedSHA256)
+                                                 claimedSHA256: draft.claimedSHA256, askingNext: !last)
             switch answer.status {
             case .accepted:
                 acceptedLeases.append(a.leaseID)
@@ -218,6 +230,7 @@ public final class VolunteerWorker: @unchecked Sendable {
                 logger.warning("\(WorkerMessages.rejected(label, reason: answer.reason, message: answer.message))")
             }
             unitsDone += 1
+            return answer.next
         } catch is CancellationError {
             try? await client.release(a.leaseID)
             throw CancellationError()
@@ -229,6 +242,7 @@ public final class VolunteerWorker: @unchecked Sendable {
             try? await client.release(a.leaseID)
             progress.update { $0.unit = nil }
             try await Task.sleep(for: .seconds(options.failurePause))
+            return nil
         }
     }
 

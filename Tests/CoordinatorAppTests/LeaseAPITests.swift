@@ -179,4 +179,61 @@ import Wire
             }
         }
     }
+
+    /// Koinon-Next-Lease: a result's 200 answer brings the worker's next unit when one is free;
+    /// a refused result, or a step with nothing left, brings none.
+    @Test func aResultCanBringTheWorkersNextUnit() async throws {
+        try await TestDatabase.withFresh(migrated: true) { db in
+            let dir = DistributedTrainingTests.fixture.dir
+            let blobs = try BlobStore(root: dir.appendingPathComponent("blobs-next-\(UUID())"))
+            let coordinator = Coordinator(db: db.client, blobs: blobs, settings: CoordinatorSettings(), logger: Logger(label: "test"))
+            _ = try await coordinator.createRun(yaml: DistributedTrainingTests.fixture.yaml, baseDirectory: dir)
+            let info = try await coordinator.runInfo(1)
+            let app = CoordinatorServer.application(coordinator: coordinator, host: "127.0.0.1", port: 0, services: [],
+                                                    logger: Logger(label: "test"))
+            try await app.test(.router) { client in
+                func register(_ name: String) async throws -> String {
+                    try await client.execute(uri: "/v1/workers", method: .post,
+                                             body: try json(RegisterWorkerRequest(name: name, backend: "cpu", threads: 1, version: "0"))) {
+                        try decode(RegisterWorkerResponse.self, $0.body).token
+                    }
+                }
+                func lease(_ token: String) async throws -> Assignment {
+                    try await client.execute(uri: "/v1/leases", method: .post, headers: [.authorization: "Bearer \(token)"]) {
+                        guard case .assigned(let a) = try decode(LeaseResponse.self, $0.body) else { throw EngineError("no assignment") }
+                        return a
+                    }
+                }
+                let payload = Data(TensorPayload(values: [Float](repeating: 0.001, count: info.parameterCount)).encoded())
+                func submit(_ a: Assignment, _ token: String, next: String?) async throws -> (HTTPResponse.Status, SubmitResultResponse) {
+                    var headers: HTTPFields = [.authorization: "Bearer \(token)"]
+                    let metadata = ResultMetadata(leaseID: a.leaseID, loss: 2.5, tokenCount: 32, payloadSHA256: BlobStore.sha256(payload))
+                    for (name, value) in metadata.headerFields { headers[HTTPField.Name(name)!] = value }
+                    if let next { headers[HTTPField.Name(NextLease.header)!] = next }
+                    return try await client.execute(uri: "/v1/leases/\(a.leaseID.uuidString.lowercased())/result", method: .put,
+                                                    headers: headers, body: ByteBuffer(bytes: payload)) {
+                        ($0.status, try decode(SubmitResultResponse.self, $0.body))
+                    }
+                }
+                let alice = try await register("alice"), bob = try await register("bob")
+                let first = try await lease(alice), other = try await lease(bob)
+                // Alice's result brings her the step's last pending unit, a lease like any other.
+                let answer = try await submit(first, alice, next: "train, eval")
+                #expect(answer.0 == .ok && answer.1.status == .accepted)
+                let next = try #require(answer.1.next)
+                #expect(next.runID == first.runID && next.step == first.step && next.evaluation == nil)
+                #expect(Set([first.unitIndex, other.unitIndex, next.unitIndex]).count == 3)
+                #expect(next.parameters == first.parameters && next.data == first.data)
+                // A refused result (Bob handing in Alice's lease) brings nothing and takes nothing.
+                let refused = try await submit(next, bob, next: "train")
+                #expect(refused.0 == .conflict && refused.1.next == nil)
+                // With every unit out, a result brings nothing; the answer is the same without it.
+                let last = try await submit(next, alice, next: "train")
+                #expect(last.0 == .ok && last.1.status == .accepted && last.1.next == nil)
+                // Without the header (or without "train" in it), nothing is asked for.
+                let plain = try await submit(other, bob, next: "eval")
+                #expect(plain.0 == .ok && plain.1.status == .accepted && plain.1.next == nil)
+            }
+        }
+    }
 }

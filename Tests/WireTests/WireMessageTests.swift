@@ -110,9 +110,25 @@ let sampleHash = String(repeating: "ab", count: 32)
         #expect(Set(try jsonObject(rejected).keys) == ["status", "reason", "message"])
         #expect(try decodeJSON(SubmitResultResponse.self, #"{"status": "superseded", "reason": "superseded"}"#)
             == SubmitResultResponse(status: .superseded, reason: .superseded))
+        // The next unit, when the worker asked for one with its result.
+        let withNext = SubmitResultResponse(status: .accepted, verification: .unreplicated, next: Self.assignment)
+        #expect(try roundTrip(withNext) == withNext)
+        let nextObject = try #require(try jsonObject(withNext)["next"] as? [String: Any])
+        #expect(nextObject["lease_id"] as? String == sampleUUID.uuidString)
         let released = ReleaseResponse(status: .refused, reason: .resultSubmitted, message: "too late")
         #expect(try roundTrip(released) == released)
         #expect(try jsonObject(ReleaseResponse(status: .released))["status"] as? String == "released")
+    }
+
+    @Test func nextLeaseHeader() {
+        #expect(NextLease.request(from: nil) == nil)
+        #expect(NextLease.request(from: "") == nil)
+        #expect(NextLease.request(from: "eval") == nil)  // no "train": nothing asked
+        #expect(NextLease.request(from: "train") == LeaseRequest(maxWaitSeconds: 0, acceptsEvaluation: false))
+        #expect(NextLease.request(from: " Train ,\tEVAL, later") == LeaseRequest(maxWaitSeconds: 0, acceptsEvaluation: true))
+        for accepts in [false, true] {
+            #expect(NextLease.request(from: NextLease.value(acceptsEvaluation: accepts))?.acceptsEvaluation == accepts)
+        }
     }
 
     @Test func resultMetadataAsJSON() throws {

@@ -29,6 +29,8 @@ struct LoadTest: AsyncParsableCommand {
     @Option(help: "Seconds each simulated worker spends between lease and submit (uniform within ±50%; 0: none).")
     var computeSeconds = 0.0
     @Flag(help: "Print one JSON object instead of text.") var json = false
+    @Flag(help: "Lease with POST /v1/leases only, not with the previous result (Koinon-Next-Lease): two requests a cycle.")
+    var separateLeases = false
 
     func run() async throws {
         guard let url = URL(string: coordinator), url.scheme == "http", let host = url.host else {
@@ -74,13 +76,20 @@ struct LoadTest: AsyncParsableCommand {
                     let authorization = ("Authorization", "Bearer \(token)")
                     // Workers that compute start spread over one compute time, as volunteers would.
                     if computeSeconds > 0 { try await Task.sleep(for: .seconds(Double.random(in: 0..<computeSeconds))) }
+                    // The unit the last result's answer brought (Koinon-Next-Lease), as the real worker asks.
+                    var next: LeaseGrant?
                     while ContinuousClock.now < end {
                         // Ask; with no work ready (a step's tail), wait for it as the real worker does
                         // (a long poll the coordinator answers when units appear). A cycle that waited
                         // measures the step barrier, not the coordinator: it is counted, not timed.
+                        // A unit that came with the last answer was timed with that request.
                         var t0 = ContinuousClock.now
                         var waited = false
-                        var grant = try await lease(connection, authorization, maxWait: 0)
+                        var grant = next
+                        next = nil
+                        if grant == nil {
+                            grant = try await lease(connection, authorization, maxWait: 0)
+                        }
                         if grant == nil {
                             if t0 >= measureFrom { tally.idle += 1 }
                             waited = true
@@ -95,10 +104,14 @@ struct LoadTest: AsyncParsableCommand {
                         var headers = metadata.headerFields.map { ($0.name, $0.value) }
                         headers.append(("Content-Type", WireProtocol.tensorContentType))
                         headers.append(authorization)
+                        if !separateLeases { headers.append((NextLease.header, NextLease.value(acceptsEvaluation: false))) }
                         let t1 = ContinuousClock.now
                         let submitted = try await connection.send(.PUT, "/v1/leases/\(a.leaseID.uuidString.lowercased())/result",
                                                                   headers: headers, body: payload.bytes)
                         let t2 = ContinuousClock.now
+                        if submitted.status == 200, !separateLeases {
+                            next = try WireProtocol.makeDecoder().decode(SubmitAnswer.self, from: submitted.body).next
+                        }
                         // A cycle counts when it ends inside the window; its latency is the coordinator's
                         // part (lease answered, submission answered), not the simulated computing.
                         guard t2 >= measureFrom, t2 <= end else { continue }
@@ -109,6 +122,11 @@ struct LoadTest: AsyncParsableCommand {
                         } else {
                             tally.latencies.append((leased - t0) + (t2 - t1))
                         }
+                    }
+                    // A unit that came with the last answer goes back, as a stopping worker's does.
+                    if let unstarted = next {
+                        _ = try await connection.send(.DELETE, "/v1/leases/\(unstarted.leaseID.uuidString.lowercased())",
+                                                      headers: [authorization])
                     }
                     return tally
                 }
@@ -142,6 +160,11 @@ struct LoadTest: AsyncParsableCommand {
         guard answer.status == 200 else { return nil }
         return try WireProtocol.makeDecoder().decode(LeaseGrantAnswer.self, from: answer.body).assignment
     }
+}
+
+/// The part of a result's answer (`SubmitResultResponse`) a simulated worker uses: its next unit.
+struct SubmitAnswer: Decodable {
+    var next: LeaseGrant?
 }
 
 /// The parts of a lease answer (`LeaseResponse`) a simulated worker uses: decoding the whole

@@ -20,12 +20,20 @@ extension CoordinatorRoutes {
                                          reason: reason.rawValue, message: message)
             return try WireResponse.json(SubmitResultResponse(status: .rejected, reason: reason, message: message), status: status)
         }
+        func header(_ name: String) -> String? {
+            let wanted = name.lowercased()
+            return request.headers.first { $0.name.canonicalName == wanted }?.value
+        }
+        // A 200 answer carries the worker's next unit when it asked for one (Koinon-Next-Lease).
+        let nextLease = NextLease.request(from: header(NextLease.header))
+        func respond(_ answer: SubmitResultResponse) async throws -> Response {
+            var answer = answer
+            if let nextLease { answer.next = await next(worker: worker, nextLease) }
+            return try WireResponse.json(answer)
+        }
         let metadata: ResultMetadata
         do {
-            metadata = try ResultMetadata { name in
-                let wanted = name.lowercased()
-                return request.headers.first { $0.name.canonicalName == wanted }?.value
-            }
+            metadata = try ResultMetadata(headerValue: header)
         } catch {
             return try await rejected(.badRequest, "invalid_metadata", error.description)
         }
@@ -78,10 +86,22 @@ extension CoordinatorRoutes {
         if case .accepted = outcome, !unit.isEvaluation { coordinator.normAccepted(run: unit.run, norm: norm) }
         if case .compare = outcome {
             let settlement = try await coordinator.settle(run: unit.run, step: unit.step, unit: unit.unit)
-            return try copyAnswer(settlement.verdicts[lease] ?? .settled, worker: worker, tokens: metadata.tokenCount)
+            return try await copyAnswer(settlement.verdicts[lease] ?? .settled, worker: worker, tokens: metadata.tokenCount,
+                                        respond: respond)
         }
         return try await answer(outcome, worker: worker, tokens: metadata.tokenCount,
-                                verification: unit.isEvaluation ? nil : .unreplicated, rejected: rejected)
+                                verification: unit.isEvaluation ? nil : .unreplicated, respond: respond, rejected: rejected)
+    }
+
+    /// The worker's next unit, asked for with its result. The result is recorded whatever
+    /// happens here: a claim that fails only leaves the worker to ask `POST /v1/leases`.
+    func next(worker: UUID, _ request: LeaseRequest) async -> Assignment? {
+        do {
+            return try await claimAssignment(worker: worker, acceptsEvaluation: request.acceptsEvaluation == true)
+        } catch {
+            coordinator.logger.warning("no next unit for worker \(worker) with its result: \(error)")
+            return nil
+        }
     }
 
     /// Why a worker may not work now (banned, quarantined): a 403's reason and message; nil if it may.
@@ -97,16 +117,17 @@ extension CoordinatorRoutes {
         }
     }
 
-    /// The answer to a copy of a replicated unit, once the copies are compared.
-    func copyAnswer(_ verdict: CopyVerdict, worker: UUID, tokens: Int) throws -> Response {
+    /// The answer to a copy of a replicated unit, once the copies are compared; `respond` answers 200.
+    func copyAnswer(_ verdict: CopyVerdict, worker: UUID, tokens: Int,
+                    respond: (SubmitResultResponse) async throws -> Response) async throws -> Response {
         switch verdict {
         case .verified:
             coordinator.activity.record(worker: worker, tokens: tokens)
             CoordinatorMetrics.resultReceived(outcome: "accepted")
-            return try WireResponse.json(SubmitResultResponse(status: .accepted, verification: .verified))
+            return try await respond(SubmitResultResponse(status: .accepted, verification: .verified))
         case .pending:
             CoordinatorMetrics.resultReceived(outcome: "pending")
-            return try WireResponse.json(SubmitResultResponse(
+            return try await respond(SubmitResultResponse(
                 status: .accepted, message: "the copies of this unit disagree so far; another copy will decide",
                 verification: .pending))
         case .wrong(let message):
@@ -114,13 +135,13 @@ extension CoordinatorRoutes {
                                          status: .unprocessableContent)
         case .setAside:
             CoordinatorMetrics.resultReceived(outcome: "superseded")
-            return try WireResponse.json(SubmitResultResponse(
+            return try await respond(SubmitResultResponse(
                 status: .superseded, reason: .superseded,
                 message: "the copies of this unit did not agree; it will be computed afresh"))
         case .settled:
             CoordinatorMetrics.resultReceived(outcome: "superseded")
-            return try WireResponse.json(SubmitResultResponse(status: .superseded, reason: .superseded,
-                                                              message: "the unit was settled by other copies"))
+            return try await respond(SubmitResultResponse(status: .superseded, reason: .superseded,
+                                                          message: "the unit was settled by other copies"))
         }
     }
 
@@ -144,19 +165,20 @@ extension CoordinatorRoutes {
     /// largest vocabulary is about 12; a diverging run stays far below).
     static let maximumLoss = 1000.0
 
-    /// The answer to a recorded submission.
+    /// The answer to a recorded submission; `respond` answers 200.
     func answer(_ outcome: SubmitOutcome, worker: UUID, tokens: Int, verification: SubmitResultResponse.Verification?,
+                respond: (SubmitResultResponse) async throws -> Response,
                 rejected: (HTTPResponse.Status, ReasonCode, String) async throws -> Response) async throws -> Response {
         switch outcome {
         case .accepted(let complete):
             if complete { coordinator.stepCompleted() }
             coordinator.activity.record(worker: worker, tokens: tokens)
             CoordinatorMetrics.resultReceived(outcome: "accepted")
-            return try WireResponse.json(SubmitResultResponse(status: .accepted, verification: verification))
+            return try await respond(SubmitResultResponse(status: .accepted, verification: verification))
         case .provisional, .compare:
             coordinator.workSignal.signal()  // a replica is wanted now: wake waiting workers
             CoordinatorMetrics.resultReceived(outcome: "pending")
-            return try WireResponse.json(SubmitResultResponse(
+            return try await respond(SubmitResultResponse(
                 status: .accepted, message: "another worker will compute this unit too, to verify it", verification: .pending))
         case .dropped:
             return try Self.refused(.conflict, "result_dropped",
@@ -165,8 +187,8 @@ extension CoordinatorRoutes {
             return try Self.refused(.unprocessableContent, .replicaMismatch, "other copies of this unit outvoted this result")
         case .superseded:
             CoordinatorMetrics.resultReceived(outcome: "superseded")
-            return try WireResponse.json(SubmitResultResponse(status: .superseded, reason: .superseded,
-                                                              message: "another copy of this unit was accepted first"))
+            return try await respond(SubmitResultResponse(status: .superseded, reason: .superseded,
+                                                          message: "another copy of this unit was accepted first"))
         case .conflict:
             return try await rejected(.conflict, .conflictingResult, "this lease already submitted a different result")
         case .unknownLease: return try Self.refused(.notFound, "unknown_lease", "no such lease")

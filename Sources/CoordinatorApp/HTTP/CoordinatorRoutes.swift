@@ -84,13 +84,8 @@ public struct CoordinatorRoutes: Sendable {
         var checkedStanding = false
         while true {
             let seen = coordinator.workSignal.generation
-            if let grant = try await coordinator.leases.claim(worker: worker, leaseSeconds: leaseSeconds,
-                                                             maxCopies: coordinator.settings.maxCopies,
-                                                             backupAfterSeconds: coordinator.settings.backupAfterSeconds,
-                                                             evaluation: body.acceptsEvaluation == true,
-                                                             distinctAddresses: coordinator.settings.replicasFromDistinctAddresses) {
-                let info = try await coordinator.runInfo(grant.runID)
-                return try WireResponse.json(LeaseResponse.assigned(assignment(grant, info)))
+            if let assigned = try await claimAssignment(worker: worker, acceptsEvaluation: body.acceptsEvaluation == true) {
+                return try WireResponse.json(LeaseResponse.assigned(assigned))
             }
             // Claims skip banned and quarantined workers; tell them why rather than "no work".
             if !checkedStanding {
@@ -114,6 +109,17 @@ public struct CoordinatorRoutes: Sendable {
                          message: "no run is active right now (paused, finished or not created yet)")
         let seconds = Int(retry.retryAfterSeconds.rounded(.up))
         return try WireResponse.json(LeaseResponse.retry(retry), headers: [.retryAfter: String(seconds)])
+    }
+
+    /// A unit for the worker if one is free now (pending, a replica, a straggler's backup, an evaluation).
+    func claimAssignment(worker: UUID, acceptsEvaluation: Bool) async throws -> Assignment? {
+        guard let grant = try await coordinator.leases.claim(worker: worker, leaseSeconds: leaseSeconds,
+                                                             maxCopies: coordinator.settings.maxCopies,
+                                                             backupAfterSeconds: coordinator.settings.backupAfterSeconds,
+                                                             evaluation: acceptsEvaluation,
+                                                             distinctAddresses: coordinator.settings.replicasFromDistinctAddresses)
+        else { return nil }
+        return assignment(grant, try await coordinator.runInfo(grant.runID))
     }
 
     func assignment(_ grant: LeaseGrant, _ info: RunInfo) -> Assignment {
