@@ -282,9 +282,7 @@ public final class VolunteerWorker: @unchecked Sendable {
                                                onBytes: { [progress] in progress.bytes($0, of: $1) })
         progress.phase(.preparing)
         // (download checked the bytes against the lease's SHA-256 of them)
-        let values = try TensorPayload(decoding: params, expectedElementCount: trainer.model.layout.count,
-                                       verifyingChecksum: false).values
-        _ = values.withUnsafeBufferPointer { trainer.model.parameters.buffer.update(fromContentsOf: $0) }
+        try TensorPayload.decode(params, into: trainer.model.parameters.buffer, verifyingChecksum: false)
         if let spec = a.evaluation {  // an evaluation unit: a validation loss, no gradient
             progress.phase(.computing)
             return try await evaluate(a, spec, model: trainer.model)
@@ -299,7 +297,7 @@ public final class VolunteerWorker: @unchecked Sendable {
         let computeStart = DispatchTime.now().uptimeNanoseconds
         let loss = try trainer.computeGradients(tokens: tokens, targets: targets)
         computeSeconds[key] = Double(DispatchTime.now().uptimeNanoseconds - computeStart) / 1e9
-        let payload = Data(TensorPayload(values: trainer.gradients.array).encoded())
+        let payload = TensorPayload.encodedFloat32(UnsafeBufferPointer(trainer.gradients.buffer))
         return (payload, loss, targets.count)
     }
 

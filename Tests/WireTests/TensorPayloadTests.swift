@@ -96,6 +96,36 @@ func decode(_ bytes: [UInt8], expectedElementCount: Int? = nil) -> Result<Tensor
         #expect(decoded.values.map(\.bitPattern) == values.map(\.bitPattern), "NaN payloads included")
     }
 
+    @Test func encodingStraightFromABufferIsTheSameBytes() throws {
+        var random = SeededRandom(seed: 3)
+        let values = Self.specials + (0..<1_000).map { _ in Float(bitPattern: UInt32.random(in: 0...UInt32.max, using: &random)) }
+        let direct = values.withUnsafeBufferPointer { TensorPayload.encodedFloat32($0) }
+        #expect(direct == Data(TensorPayload(values: values).encoded()))
+        #expect(try TensorPayload(decoding: direct).values.map(\.bitPattern) == values.map(\.bitPattern))
+        #expect([Float]().withUnsafeBufferPointer { TensorPayload.encodedFloat32($0) } == Data(TensorPayload(values: []).encoded()))
+    }
+
+    @Test(arguments: [TensorDType.float32, .float16, .bfloat16])
+    func decodingIntoABufferGivesTheValuesOrLeavesItAlone(dtype: TensorDType) throws {
+        let values: [Float] = [0, -1.5, 2.25, 1024, -0.125, 3]
+        let bytes = TensorPayload(values: values, dtype: dtype).encoded()
+        var out = [Float](repeating: 7, count: values.count)
+        let decoded = try out.withUnsafeMutableBufferPointer { try TensorPayload.decode(bytes, into: $0) }
+        #expect(decoded == dtype)
+        #expect(out == (try TensorPayload(decoding: bytes).values))
+        // A wrong count or a corrupted byte: an error, and the destination as it was.
+        var short = [Float](repeating: 7, count: values.count - 1)
+        #expect(throws: TensorPayloadError.self) { try short.withUnsafeMutableBufferPointer { try TensorPayload.decode(bytes, into: $0) } }
+        #expect(short == [Float](repeating: 7, count: values.count - 1))
+        var corrupted = bytes
+        corrupted[corrupted.count - 1] ^= 1
+        var untouched = [Float](repeating: 7, count: values.count)
+        #expect(throws: TensorPayloadError.self) {
+            try untouched.withUnsafeMutableBufferPointer { try TensorPayload.decode(corrupted, into: $0) }
+        }
+        #expect(untouched == [Float](repeating: 7, count: values.count))
+    }
+
     @Test(arguments: [TensorDType.float16, .bfloat16])
     func representableValuesRoundTripExactly(dtype: TensorDType) throws {
         var random = SeededRandom(seed: 2)
