@@ -38,4 +38,21 @@ import Testing
         let waited = ContinuousClock.now - start
         #expect(waited >= .milliseconds(200) && waited < .seconds(10))
     }
+
+    @Test func aLookThatFoundNothingIsRememberedUntilASignalOrASecond() {
+        let signal = WorkSignal()
+        let t0 = ContinuousClock.now
+        #expect(!signal.knownIdle(now: t0))
+        let seen = signal.generation
+        signal.foundNothing(since: seen, now: t0)
+        #expect(signal.knownIdle(now: t0 + .milliseconds(500)))
+        #expect(!signal.knownIdle(now: t0 + .seconds(1)))  // time alone may make work (backups)
+        signal.signal()
+        #expect(!signal.knownIdle(now: t0 + .milliseconds(1)))
+        // A look that began before a signal says nothing about the work the signal announced.
+        let before = signal.generation
+        signal.signal()
+        signal.foundNothing(since: before, now: t0)
+        #expect(!signal.knownIdle(now: t0))
+    }
 }

@@ -26,9 +26,10 @@ extension CoordinatorRoutes {
         }
         // A 200 answer carries the worker's next unit when it asked for one (Koinon-Next-Lease).
         let nextLease = NextLease.request(from: header(NextLease.header))
-        func respond(_ answer: SubmitResultResponse) async throws -> Response {
+        // (Not when this result completed its step: nothing is left to claim until the step is applied.)
+        func respond(_ answer: SubmitResultResponse, completedStep: Bool) async throws -> Response {
             var answer = answer
-            if let nextLease { answer.next = await next(worker: worker, nextLease) }
+            if let nextLease, !completedStep { answer.next = await next(worker: worker, nextLease) }
             return try WireResponse.json(answer)
         }
         let metadata: ResultMetadata
@@ -96,8 +97,13 @@ extension CoordinatorRoutes {
     /// The worker's next unit, asked for with its result. The result is recorded whatever
     /// happens here: a claim that fails only leaves the worker to ask `POST /v1/leases`.
     func next(worker: UUID, _ request: LeaseRequest) async -> Assignment? {
+        // A look that just found nothing, with no work since, spares this one its statements.
+        let signal = coordinator.workSignal, seen = signal.generation
+        if signal.knownIdle() { return nil }
         do {
-            return try await claimAssignment(worker: worker, acceptsEvaluation: request.acceptsEvaluation == true)
+            let assigned = try await claimAssignment(worker: worker, acceptsEvaluation: request.acceptsEvaluation == true)
+            if assigned == nil, request.acceptsEvaluation == true { signal.foundNothing(since: seen) }
+            return assigned
         } catch {
             coordinator.logger.warning("no next unit for worker \(worker) with its result: \(error)")
             return nil
@@ -119,17 +125,17 @@ extension CoordinatorRoutes {
 
     /// The answer to a copy of a replicated unit, once the copies are compared; `respond` answers 200.
     func copyAnswer(_ verdict: CopyVerdict, worker: UUID, tokens: Int,
-                    respond: (SubmitResultResponse) async throws -> Response) async throws -> Response {
+                    respond: (SubmitResultResponse, _ completedStep: Bool) async throws -> Response) async throws -> Response {
         switch verdict {
         case .verified:
             coordinator.activity.record(worker: worker, tokens: tokens)
             CoordinatorMetrics.resultReceived(outcome: "accepted")
-            return try await respond(SubmitResultResponse(status: .accepted, verification: .verified))
+            return try await respond(SubmitResultResponse(status: .accepted, verification: .verified), false)
         case .pending:
             CoordinatorMetrics.resultReceived(outcome: "pending")
             return try await respond(SubmitResultResponse(
                 status: .accepted, message: "the copies of this unit disagree so far; another copy will decide",
-                verification: .pending))
+                verification: .pending), false)
         case .wrong(let message):
             return try WireResponse.json(SubmitResultResponse(status: .rejected, reason: .replicaMismatch, message: message),
                                          status: .unprocessableContent)
@@ -137,11 +143,11 @@ extension CoordinatorRoutes {
             CoordinatorMetrics.resultReceived(outcome: "superseded")
             return try await respond(SubmitResultResponse(
                 status: .superseded, reason: .superseded,
-                message: "the copies of this unit did not agree; it will be computed afresh"))
+                message: "the copies of this unit did not agree; it will be computed afresh"), false)
         case .settled:
             CoordinatorMetrics.resultReceived(outcome: "superseded")
             return try await respond(SubmitResultResponse(status: .superseded, reason: .superseded,
-                                                          message: "the unit was settled by other copies"))
+                                                          message: "the unit was settled by other copies"), false)
         }
     }
 
@@ -167,19 +173,19 @@ extension CoordinatorRoutes {
 
     /// The answer to a recorded submission; `respond` answers 200.
     func answer(_ outcome: SubmitOutcome, worker: UUID, tokens: Int, verification: SubmitResultResponse.Verification?,
-                respond: (SubmitResultResponse) async throws -> Response,
+                respond: (SubmitResultResponse, _ completedStep: Bool) async throws -> Response,
                 rejected: (HTTPResponse.Status, ReasonCode, String) async throws -> Response) async throws -> Response {
         switch outcome {
         case .accepted(let complete):
             if complete { coordinator.stepCompleted() }
             coordinator.activity.record(worker: worker, tokens: tokens)
             CoordinatorMetrics.resultReceived(outcome: "accepted")
-            return try await respond(SubmitResultResponse(status: .accepted, verification: verification))
+            return try await respond(SubmitResultResponse(status: .accepted, verification: verification), complete)
         case .provisional, .compare:
             coordinator.workSignal.signal()  // a replica is wanted now: wake waiting workers
             CoordinatorMetrics.resultReceived(outcome: "pending")
             return try await respond(SubmitResultResponse(
-                status: .accepted, message: "another worker will compute this unit too, to verify it", verification: .pending))
+                status: .accepted, message: "another worker will compute this unit too, to verify it", verification: .pending), false)
         case .dropped:
             return try Self.refused(.conflict, "result_dropped",
                                     "this result was set aside before its step was applied (see the worker's rejections)")
@@ -188,7 +194,7 @@ extension CoordinatorRoutes {
         case .superseded:
             CoordinatorMetrics.resultReceived(outcome: "superseded")
             return try await respond(SubmitResultResponse(status: .superseded, reason: .superseded,
-                                                          message: "another copy of this unit was accepted first"))
+                                                          message: "another copy of this unit was accepted first"), false)
         case .conflict:
             return try await rejected(.conflict, .conflictingResult, "this lease already submitted a different result")
         case .unknownLease: return try Self.refused(.notFound, "unknown_lease", "no such lease")

@@ -87,6 +87,8 @@ public struct CoordinatorRoutes: Sendable {
             if let assigned = try await claimAssignment(worker: worker, acceptsEvaluation: body.acceptsEvaluation == true) {
                 return try WireResponse.json(LeaseResponse.assigned(assigned))
             }
+            // (Recorded for next units asked with results: a look at everything that found nothing.)
+            if body.acceptsEvaluation == true { coordinator.workSignal.foundNothing(since: seen) }
             // Claims skip banned and quarantined workers; tell them why rather than "no work".
             if !checkedStanding {
                 checkedStanding = true

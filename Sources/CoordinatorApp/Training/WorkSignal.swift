@@ -15,6 +15,8 @@ public final class WorkSignal: Sendable {
         /// Waits whose timer fired before they registered: they return at once.
         var timedOut: Set<UInt64> = []
         var nextID: UInt64 = 0
+        /// The generation at which a look found no work, and when.
+        var foundNothing: (generation: UInt64, at: ContinuousClock.Instant)?
     }
     private let state = Mutex(State())
 
@@ -22,6 +24,24 @@ public final class WorkSignal: Sendable {
 
     /// The current generation: read it before looking for work.
     public var generation: UInt64 { state.withLock { $0.generation } }
+
+    /// A look for work that started at generation `seen` found none. (Only a hint: a wrong one
+    /// costs a worker one more `POST /v1/leases`, never a unit.)
+    public func foundNothing(since seen: UInt64, now: ContinuousClock.Instant = .now) {
+        state.withLock { s in
+            if s.generation == seen { s.foundNothing = (seen, now) }
+        }
+    }
+
+    /// Whether a look found no work less than `within` ago with no signal since: looking again
+    /// now would find none either, but for work that time alone makes (a straggler's lease growing
+    /// old enough for a backup) or another process made, which `within` bounds.
+    public func knownIdle(within: Duration = .seconds(1), now: ContinuousClock.Instant = .now) -> Bool {
+        state.withLock { s in
+            guard let last = s.foundNothing else { return false }
+            return last.generation == s.generation && now - last.at < within
+        }
+    }
 
     /// Wakes every waiter.
     public func signal() {
