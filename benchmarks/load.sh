@@ -17,6 +17,10 @@
 # a cycle would wait 1,000 / 2,000 s = 500 ms on average, whatever the
 # coordinator does; the latency target is for the paced load.)
 #
+# Simulated workers ask for their next unit with each result
+# (Koinon-Next-Lease), as koinon-worker does: one request a cycle;
+# KOINON_LOAD_ARGS=--separate-leases measures two (lease, then submit).
+#
 #   benchmarks/load.sh                      # N = 10 100 1000, then 1000 computing ~0.5 s; 15 s each
 #   KOINON_LOAD_WORKERS="100" KOINON_LOAD_PACED="" KOINON_LOAD_SECONDS=30 benchmarks/load.sh
 set -euo pipefail
@@ -27,6 +31,7 @@ bin=$root/.build/release
 counts=${KOINON_LOAD_WORKERS-10 100 1000}
 paced=${KOINON_LOAD_PACED-1000:0.5}
 seconds=${KOINON_LOAD_SECONDS:-15}
+read -r -a extra <<<"${KOINON_LOAD_ARGS:-}"
 
 scripts/install-deps.sh
 swift build -c release --product koinon-coordinator
@@ -48,11 +53,11 @@ koinon_start_coordinator "$bin" "$port" "$dir/coordinator" "$dir/coordinator.log
     --data-dir "$dir/coordinator"
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 for n in $counts; do
-    "$bin/koinon-loadtest" --coordinator "http://127.0.0.1:$port" --workers "$n" --seconds "$seconds"
+    "$bin/koinon-loadtest" --coordinator "http://127.0.0.1:$port" --workers "$n" --seconds "$seconds" "${extra[@]}"
 done
 for spec in $paced; do
     "$bin/koinon-loadtest" --coordinator "http://127.0.0.1:$port" --workers "${spec%%:*}" --compute-seconds "${spec#*:}" \
-        --seconds "$seconds"
+        --seconds "$seconds" "${extra[@]}"
 done
 steps=$(grep -c "run 1 step" "$dir/coordinator.log" || true)
 echo "steps applied during the benchmark: $steps (4,096 units each)"
