@@ -59,4 +59,53 @@ import WorkerKit
             if let dv = d.1, let lv = l.1 { #expect(abs(dv - lv) < 1e-4, "step \(step): validation \(dv) vs \(lv)") }
         }
     }
+
+    /// A worker gets its next unit with its result (Koinon-Next-Lease), except with the
+    /// result after which it stops (its last unit, or a stop asked for): it leaves no lease open.
+    @Test func aWorkerAsksForItsNextUnitWithItsResultUnlessItStops() async throws {
+        try await TestDatabase.withFresh(migrated: true) { db in
+            let blobs = try BlobStore(root: Self.fixture.dir.appendingPathComponent("blobs-next-\(UUID())"))
+            let coordinator = Coordinator(db: db.client, blobs: blobs, settings: CoordinatorSettings(), logger: Self.logger)
+            _ = try await coordinator.createRun(yaml: Self.fixture.yaml, baseDirectory: Self.fixture.dir)
+            let app = CoordinatorServer.application(coordinator: coordinator, host: "127.0.0.1", port: 0, services: [],
+                                                    logger: Self.logger)
+            try await app.test(.live) { client in
+                let url = "http://127.0.0.1:\(client.port!)"
+                func worker(_ name: String, maxUnits: Int?, stopAfterFirst: Bool = false) throws -> VolunteerWorker {
+                    var options = VolunteerWorker.Options(
+                        name: name, threads: 1, cacheDirectory: Self.fixture.dir.appendingPathComponent("cache-\(name)-\(UUID())"),
+                        maxUnits: maxUnits)
+                    options.leaseWait = 0.5
+                    let box = WorkerBox()
+                    if stopAfterFirst { options.resultRewriter = { _ in box.worker?.stopRequested.set() } }
+                    let w = VolunteerWorker(coordinatorURL: url, options: options, logger: Self.logger)
+                    box.worker = w
+                    return w
+                }
+                func leases(_ name: String) async throws -> (all: Int, active: Int) {
+                    let rows = try await db.client.query("""
+                        SELECT count(*), count(*) FILTER (WHERE l.state = 'active')
+                        FROM leases l JOIN workers w ON w.id = l.worker_id WHERE w.name = \(name)
+                        """)
+                    for try await (all, active) in rows.decode((Int, Int).self) { return (all, active) }
+                    return (0, 0)
+                }
+                // Two units: the first result brings the second, the second asks for nothing.
+                let two = try worker("two", maxUnits: 2)
+                try await two.run()
+                #expect(two.unitsDone == 2)
+                #expect(try await leases("two") == (2, 0))
+                // Asked to stop while computing its first unit: it hands it in, asks nothing, stops.
+                let stopping = try worker("stopping", maxUnits: nil, stopAfterFirst: true)
+                try await stopping.run()
+                #expect(stopping.unitsDone == 1)
+                #expect(try await leases("stopping") == (1, 0))
+            }
+        }
+    }
+}
+
+/// Lets a worker's own hook reach the worker (set once it exists).
+final class WorkerBox: @unchecked Sendable {
+    var worker: VolunteerWorker?
 }
