@@ -81,6 +81,50 @@ import Testing
         #expect(answers.flatMap { $0 }.filter { $0.complete }.count == 1)
     }
 
+    /// Two coordinator processes' batches racing for the same units (each unit's two copies handed in
+    /// through different processes at once): one copy accepted per unit, the other superseded, no deadlock.
+    @Test func twoCoordinatorsRacingForTheSameUnitsAcceptOneCopyEach() async throws {
+        try await TestDatabase.withFresh(migrated: true) { db in
+            let other = PostgresClient(configuration: db.clientConfiguration, backgroundLogger: Logger(label: "test"))
+            try await other.runningDuring { otherClient in
+                let blobs = try BlobStore(root: try TestDatabase.scratchDirectory("blobs"))
+                let first = Coordinator(db: db.client, blobs: blobs, settings: CoordinatorSettings(), logger: Logger(label: "test"))
+                let second = Coordinator(db: otherClient, blobs: blobs, settings: CoordinatorSettings(), logger: Logger(label: "test"))
+                let units = 48
+                let yaml = TinyRun.yaml(steps: 2)
+                    .replacingOccurrences(of: "global_sequences: 6", with: "global_sequences: \(units)")
+                    .replacingOccurrences(of: "sequences_per_unit: 2", with: "sequences_per_unit: 1")
+                let run = try await first.createRun(yaml: yaml, baseDirectory: TinyRun.directory)
+                var workers: [UUID] = []
+                for i in 0..<2 {
+                    workers.append(try await first.workers.register(name: "w\(i)", backend: "cpu", threads: 1, version: "0",
+                                                                    address: "10.0.0.\(i)").id)
+                }
+                let owners = workers
+                let ids = try await open((0..<units).flatMap { [Lease(unit: $0, worker: 0), Lease(unit: $0, worker: 1, copy: 1)] },
+                                         run: run, workers: owners, db: db.client)
+                let outcomes = try await withThrowingTaskGroup(of: SubmitOutcome.self) { group in
+                    for unit in 0..<units {
+                        for (copy, coordinator) in [first, second].enumerated() {
+                            group.addTask {
+                                try await coordinator.leases.submit(lease: ids["\(unit)/\(copy)"]!, worker: owners[copy],
+                                                                    payload: Self.payload(unit + copy), loss: 1, tokens: 16)
+                            }
+                        }
+                    }
+                    return try await group.reduce(into: [SubmitOutcome]()) { $0.append($1) }
+                }
+                #expect(outcomes.filter { if case .accepted = $0 { true } else { false } }.count == units)
+                #expect(outcomes.filter { $0 == .superseded }.count == units)
+                #expect(outcomes.filter { $0 == .accepted(stepComplete: true) }.count == 1)
+                for try await (deadlocks,) in try await db.client.query(
+                    "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()").decode((Int,).self) {
+                    #expect(deadlocks == 0)
+                }
+            }
+        }
+    }
+
     // MARK: - Playing a scenario
 
     struct Answer: Equatable, CustomStringConvertible {
