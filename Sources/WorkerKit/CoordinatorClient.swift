@@ -81,7 +81,7 @@ public final class CoordinatorClient: Sendable {
                 }
                 // Too many requests (rate limited) is, like a 5xx, a reason to wait and try again.
                 if (status >= 500 || status == 429) && retry {
-                    let said = (try? WireProtocol.makeDecoder().decode(ErrorResponse.self, from: data))?.message
+                    let said = (try? WireProtocol.decoder.decode(ErrorResponse.self, from: data))?.message
                     throw CoordinatorError(message: "HTTP \(status)\(said.map { ": \($0)" } ?? "")", transient: true, httpStatus: status)
                 }
                 recovered()
@@ -147,17 +147,17 @@ public final class CoordinatorClient: Sendable {
     }
 
     func decode<T: Decodable>(_ type: T.Type, _ data: Data) throws -> T {
-        do { return try WireProtocol.makeDecoder().decode(T.self, from: data) } catch {
-            let message = (try? WireProtocol.makeDecoder().decode(ErrorResponse.self, from: data))?.message
+        do { return try WireProtocol.decoder.decode(T.self, from: data) } catch {
+            let message = (try? WireProtocol.decoder.decode(ErrorResponse.self, from: data))?.message
             throw CoordinatorError(message: message ?? "unexpected answer from the coordinator: \(String(decoding: data.prefix(200), as: UTF8.self))",
                                    transient: false)
         }
     }
 
     public func register(_ request: RegisterWorkerRequest) async throws -> RegisterWorkerResponse {
-        let (status, body) = try await send(.POST, "/v1/workers", body: try WireProtocol.makeEncoder().encode(request))
+        let (status, body) = try await send(.POST, "/v1/workers", body: try WireProtocol.encoder.encode(request))
         guard status == 201 else {
-            let said = (try? WireProtocol.makeDecoder().decode(ErrorResponse.self, from: body))?.message
+            let said = (try? WireProtocol.decoder.decode(ErrorResponse.self, from: body))?.message
                 ?? String(decoding: body.prefix(300), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
             throw CoordinatorError(message: "the coordinator refused to register this worker (HTTP \(status)\(said.isEmpty ? "" : ": \(said)"))",
                                    transient: false, httpStatus: status)
@@ -167,7 +167,7 @@ public final class CoordinatorClient: Sendable {
 
     /// Asks for work; 401 means the token is unknown (register again).
     public func lease(maxWait: Double) async throws -> LeaseResponse {
-        let (status, body) = try await send(.POST, "/v1/leases", body: try WireProtocol.makeEncoder().encode(LeaseRequest(maxWaitSeconds: maxWait, acceptsEvaluation: true)))
+        let (status, body) = try await send(.POST, "/v1/leases", body: try WireProtocol.encoder.encode(LeaseRequest(maxWaitSeconds: maxWait, acceptsEvaluation: true)))
         if status == 401 { throw CoordinatorError(message: "the coordinator does not know this worker's token", transient: false) }
         if status == 403 {  // banned or quarantined: registering again would not be honest
             let said = (try? decode(ErrorResponse.self, body))?.message ?? "HTTP 403"

@@ -57,11 +57,11 @@ struct LoadTest: AsyncParsableCommand {
         let registered = try await withThrowingTaskGroup(of: (LoadConnection, String).self) { group in
             for (i, connection) in connections.enumerated() {
                 group.addTask {
-                    let body = try WireProtocol.makeEncoder().encode(
+                    let body = try WireProtocol.encoder.encode(
                         RegisterWorkerRequest(name: "load-\(i)", backend: "simulated", threads: 1, version: "load"))
                     let answer = try await connection.send(.POST, "/v1/workers", headers: Self.json, body: ByteBuffer(bytes: body))
                     guard answer.status == 201 else { throw ValidationError("registration answered \(answer.status)") }
-                    return (connection, try WireProtocol.makeDecoder().decode(RegisterWorkerResponse.self, from: answer.body).token)
+                    return (connection, try WireProtocol.decoder.decode(RegisterWorkerResponse.self, from: answer.body).token)
                 }
             }
             return try await group.reduce(into: [(LoadConnection, String)]()) { $0.append($1) }
@@ -110,7 +110,7 @@ struct LoadTest: AsyncParsableCommand {
                                                                   headers: headers, body: payload.bytes)
                         let t2 = ContinuousClock.now
                         if submitted.status == 200, !separateLeases {
-                            next = try WireProtocol.makeDecoder().decode(SubmitAnswer.self, from: submitted.body).next
+                            next = try WireProtocol.decoder.decode(SubmitAnswer.self, from: submitted.body).next
                         }
                         // A cycle counts when it ends inside the window; its latency is the coordinator's
                         // part (lease answered, submission answered), not the simulated computing.
@@ -158,7 +158,7 @@ struct LoadTest: AsyncParsableCommand {
         let answer = try await connection.send(.POST, "/v1/leases", headers: Self.json + [authorization],
                                                body: ByteBuffer(string: #"{"max_wait_seconds":\#(maxWait)}"#))
         guard answer.status == 200 else { return nil }
-        return try WireProtocol.makeDecoder().decode(LeaseGrantAnswer.self, from: answer.body).assignment
+        return try WireProtocol.decoder.decode(LeaseGrantAnswer.self, from: answer.body).assignment
     }
 }
 

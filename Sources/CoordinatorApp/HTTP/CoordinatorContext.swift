@@ -27,8 +27,8 @@ public struct CoordinatorContext: RequestContext {
 
     /// JSON control messages are small; result bodies are read with their own limit.
     public var maxUploadSize: Int { 64 * 1024 }
-    public var requestDecoder: JSONDecoder { WireProtocol.makeDecoder() }
-    public var responseEncoder: JSONEncoder { WireProtocol.makeEncoder() }
+    public var requestDecoder: JSONDecoder { WireProtocol.decoder }
+    public var responseEncoder: JSONEncoder { WireProtocol.encoder }
 
     /// The authenticated worker, or 401.
     func worker() throws -> UUID {
@@ -100,7 +100,7 @@ enum WireResponse {
     static func json<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) throws -> Response {
         var fields = headers
         fields[.contentType] = WireProtocol.jsonContentType
-        let data = try WireProtocol.makeEncoder().encode(value)
+        let data = try WireProtocol.encoder.encode(value)
         return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 

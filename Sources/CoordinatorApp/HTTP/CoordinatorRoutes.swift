@@ -75,7 +75,7 @@ public struct CoordinatorRoutes: Sendable {
         let body: LeaseRequest
         do {
             body = buffer.readableBytes == 0 ? LeaseRequest()
-                : try WireProtocol.makeDecoder().decode(LeaseRequest.self, from: Data(buffer: buffer))
+                : try WireProtocol.decoder.decode(LeaseRequest.self, from: Data(buffer: buffer))
         } catch {
             throw HTTPError(.badRequest, message: "the body is not a LeaseRequest: \(error)")
         }

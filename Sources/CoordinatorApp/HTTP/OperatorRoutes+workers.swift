@@ -22,7 +22,7 @@ extension CoordinatorRoutes {
         if buffer.readableBytes == 0 {
             reason = ""
         } else {
-            do { reason = try WireProtocol.makeDecoder().decode(BanWorkerRequest.self, from: Data(buffer: buffer)).reason } catch {
+            do { reason = try WireProtocol.decoder.decode(BanWorkerRequest.self, from: Data(buffer: buffer)).reason } catch {
                 throw HTTPError(.badRequest, message: "the body is not a BanWorkerRequest: \(error)")
             }
         }

@@ -57,7 +57,7 @@ public final class StatusBoard: Sendable {
     private func rebuild(now: Date) async throws -> Snapshot {
         let started = ContinuousClock.now
         let status = try await build(now: now)
-        let json = try WireProtocol.makeEncoder().encode(status)
+        let json = try WireProtocol.encoder.encode(status)
         let snapshot = Snapshot(status: status, json: ByteBuffer(bytes: json),
                                 home: ByteBuffer(string: DashboardPage.home(status)))
         current.withLock { $0 = snapshot }
