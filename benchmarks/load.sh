@@ -19,7 +19,9 @@
 #
 # Simulated workers ask for their next unit with each result
 # (Koinon-Next-Lease), as koinon-worker does: one request a cycle;
-# KOINON_LOAD_ARGS=--separate-leases measures two (lease, then submit).
+# KOINON_LOAD_ARGS=--separate-leases measures two (lease, then submit);
+# --distinct-payloads hands in a new gradient (a new blob) per unit instead
+# of the same zeros.
 #
 #   benchmarks/load.sh                      # N = 10 100 1000, then 1000 computing ~0.5 s; 15 s each
 #   KOINON_LOAD_WORKERS="100" KOINON_LOAD_PACED="" KOINON_LOAD_SECONDS=30 benchmarks/load.sh

@@ -31,6 +31,8 @@ struct LoadTest: AsyncParsableCommand {
     @Flag(help: "Print one JSON object instead of text.") var json = false
     @Flag(help: "Lease with POST /v1/leases only, not with the previous result (Koinon-Next-Lease): two requests a cycle.")
     var separateLeases = false
+    @Flag(help: "A different gradient for every unit (a blob of its own each), as real results are; default: the same zeros.")
+    var distinctPayloads = false
 
     func run() async throws {
         guard let url = URL(string: coordinator), url.scheme == "http", let host = url.host else {
@@ -98,7 +100,8 @@ struct LoadTest: AsyncParsableCommand {
                         }
                         guard let a = grant else { continue }
                         let leased = ContinuousClock.now
-                        let payload = try await payloads.payload(for: a, connection: connection)
+                        var payload = try await payloads.payload(for: a, connection: connection)
+                        if distinctPayloads { payload = PayloadCache.distinct(from: payload.bytes, unit: a.leaseID) }
                         if computeSeconds > 0 { try await Task.sleep(for: .seconds(computeSeconds * Double.random(in: 0.5...1.5))) }
                         let metadata = ResultMetadata(leaseID: a.leaseID, loss: 1, tokenCount: a.tokens, payloadSHA256: payload.sha)
                         var headers = metadata.headerFields.map { ($0.name, $0.value) }
@@ -220,5 +223,19 @@ actor PayloadCache {
         let p = (ByteBuffer(bytes: bytes), SHA256Hex.digest(of: bytes))
         byConfig[a.modelConfigSHA256] = p
         return p
+    }
+
+    /// The zeros with two elements made from the lease id: another valid gradient (and blob) per
+    /// unit, of norm 1 whatever the id, so the coordinator's norm check sees no outliers.
+    static func distinct(from zeros: ByteBuffer, unit lease: UUID) -> (bytes: ByteBuffer, sha: String) {
+        var values = (try? TensorPayload(decoding: Array(zeros.readableBytesView)).values) ?? []
+        let u = lease.uuid
+        let c = Float(UInt32(u.0) << 16 | UInt32(u.1) << 8 | UInt32(u.2)) / Float(1 << 24)
+        if values.count >= 2 {
+            values[0] = c
+            values[1] = (1 - c * c).squareRoot()
+        }
+        let bytes = TensorPayload(values: values).encoded()
+        return (ByteBuffer(bytes: bytes), SHA256Hex.digest(of: bytes))
     }
 }
