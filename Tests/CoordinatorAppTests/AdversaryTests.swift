@@ -194,9 +194,12 @@ import WorkerKit
                                                                         logger: Self.logger).decode((UUID, String).self) {
                 fates[lease] = status
             }
-            for try await lease in try await db.client.query("SELECT lease_id FROM rejections WHERE run_id = \(run) AND lease_id IS NOT NULL",
-                                                              logger: Self.logger).decode(UUID.self) {
+            var rejectionReasons: [UUID: String] = [:]
+            for try await (lease, reason, message) in try await db.client.query(
+                "SELECT lease_id, reason, message FROM rejections WHERE run_id = \(run) AND lease_id IS NOT NULL",
+                logger: Self.logger).decode((UUID, String, String).self) {
                 fates[lease] = "rejected"
+                rejectionReasons[lease] = "\(reason): \(message)"
             }
             let submissions = ledger.withLock { $0.submissions }
             var byAttack: [Attack: (sent: Int, caught: Int)] = [:]
@@ -219,7 +222,11 @@ import WorkerKit
                     honestSent += 1
                     // Marked wrong: rejected. Set aside without blame: dropped (its unit's copies settled
                     // nothing, or the worker it agreed with was found wrong) or refused at the door.
-                    if fate == "rejected" { honestMarked += 1 }
+                    if fate == "rejected" {
+                        honestMarked += 1
+                        // (Said, so that a false positive can be told from the next run's log.)
+                        print("adversary: an honest result of \(worker) was rejected: \(rejectionReasons[lease] ?? "?")")
+                    }
                     if ["dropped", "refused"].contains(fate) { honestSetAside[fate, default: 0] += 1 }
                 }
             }
