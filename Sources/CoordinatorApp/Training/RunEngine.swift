@@ -84,7 +84,8 @@ public final class RunEngine: @unchecked Sendable {
     }
 
     /// The current parameters as a TensorPayload (what workers download).
-    public func parametersPayload() -> Data { Data(TensorPayload(values: model.parameters.array).encoded()) }
+    /// (Encoded straight from the model's buffer: every worker waits for this at each step.)
+    public func parametersPayload() -> Data { TensorPayload.encodedFloat32(UnsafeBufferPointer(model.parameters.buffer)) }
 
     /// AdamW's moments (m then v) as one TensorPayload; the step count is the version.
     public func optimizerPayload() -> Data {
