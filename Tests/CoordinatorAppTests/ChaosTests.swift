@@ -36,7 +36,7 @@ import WorkerKit
     }
 
     static func losses(_ run: Int, _ client: PostgresClient) async throws -> [(Double, Double?)] {
-        try await RunRepository(db: client, logger: logger).history(run: run).map { ($0.trainLoss ?? .nan, $0.validationLoss) }
+        try await RunRepository(db: Database(client), logger: logger).history(run: run).map { ($0.trainLoss ?? .nan, $0.validationLoss) }
     }
 
     static func expectMatchesLocal(_ distributed: [(Double, Double?)], steps: Int) throws {

@@ -62,20 +62,5 @@ import Testing
         #expect(try await coalescer(1) == 2)
     }
 
-    @Test func aBatchThatNeverAnswersTimesOutAndLaterCallsStillRun() async throws {
-        let calls = Mutex(0)
-        let coalescer = Coalescer<Int, Int>(maxBatch: 4, timeout: .milliseconds(200)) { inputs in
-            let first = calls.withLock { n in
-                defer { n += 1 }
-                return n == 0
-            }
-            // The first statement hangs (a connection that died mid-way), ignoring cancellation.
-            if first { try? await Task.sleep(for: .seconds(3600)) }
-            return inputs.map { .success($0) }
-        }
-        await #expect(throws: CoalescerError.timedOut) { try await coalescer(1) }
-        #expect(try await coalescer(2) == 2)
-    }
-
     struct Oops: Error { var value: Int }
 }

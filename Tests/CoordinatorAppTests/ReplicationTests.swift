@@ -141,8 +141,8 @@ import Wire
             // Bob was found wrong: a strike, a stored rejection, and his verified copy of unit 0 is dropped.
             let bobStanding = try #require(try await coordinator.trust.standing(bob.id))
             #expect(bobStanding.strikes == 1 && bobStanding.consecutiveValid == 0)
-            #expect(try await Self.scalar(coordinator.db, "SELECT count(*)::int FROM rejections WHERE worker_id = \(bob.id) AND reason = 'replica_mismatch'") == 1)
-            #expect(try await Self.scalar(coordinator.db, "SELECT count(*)::int FROM results WHERE worker_id = \(bob.id) AND status = 'dropped'") == 1)
+            #expect(try await Self.scalar(coordinator.db.client, "SELECT count(*)::int FROM rejections WHERE worker_id = \(bob.id) AND reason = 'replica_mismatch'") == 1)
+            #expect(try await Self.scalar(coordinator.db.client, "SELECT count(*)::int FROM results WHERE worker_id = \(bob.id) AND status = 'dropped'") == 1)
             // Carol verifies unit 2 and the step applies with Alice's gradients.
             let c2 = try await carol.mustLease()
             #expect(c2.unitIndex == 2)
@@ -217,7 +217,7 @@ import Wire
             let late = try await mallory.submit(a1, Self.honest(a1.unitIndex))
             #expect(late.0 == .forbidden)
             // Both units are back in the queue for others.
-            #expect(try await Self.scalar(coordinator.db, "SELECT count(*)::int FROM units WHERE run_id = \(run) AND step = 0 AND state = 'pending' AND kind = 'train'") == 3)
+            #expect(try await Self.scalar(coordinator.db.client, "SELECT count(*)::int FROM units WHERE run_id = \(run) AND step = 0 AND state = 'pending' AND kind = 'train'") == 3)
             #expect(try await coordinator.unban(worker: mallory.id)?.trust == "probation")
             #expect(try await mallory.mustLease().step == 0)
         }
@@ -285,7 +285,7 @@ import Wire
             let listed = try await coordinator.trust.list(policy: policy, now: Date())
             #expect(listed.first { $0.workerID == mallory.id }?.trust == "quarantined")
             // Its lease went back to the queue.
-            #expect(try await Self.scalar(coordinator.db, "SELECT count(*)::int FROM leases WHERE worker_id = \(mallory.id) AND state = 'active'") == 0)
+            #expect(try await Self.scalar(coordinator.db.client, "SELECT count(*)::int FROM leases WHERE worker_id = \(mallory.id) AND state = 'active'") == 0)
         }
     }
 }

@@ -5,6 +5,7 @@ import KoinonCore
 import Logging
 import PostgresNIO
 import WorkerKit
+import CoordinatorApp
 
 /// A tiny dataset and GPT-Neo run the coordinator tests share (the dataset is
 /// built once per test process): several shards, so windows cross shard
@@ -96,8 +97,9 @@ enum TinyRun {
 
     /// A run's state and step, and whether it is settled: finished, every
     /// unit (evaluation units too) accepted and every evaluation recorded.
+    /// (With a time limit: the database may be restarting, and a look must not hang the test.)
     static func progress(_ run: Int, _ client: PostgresClient) async throws -> (state: String, step: Int, settled: Bool)? {
-        let rows = try await client.query("""
+        let rows = try await Database(client, timeLimit: .seconds(10)).query("""
             SELECT r.state, r.current_step,
                    r.state = 'finished'
                    AND NOT EXISTS (SELECT 1 FROM units u WHERE u.run_id = r.id AND u.state <> 'accepted')

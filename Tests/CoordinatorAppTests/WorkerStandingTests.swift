@@ -13,7 +13,7 @@ import Testing
 
     @Test func lastSeenSkipsARowAResultHoldsAndWritesItAtTheNextFlush() async throws {
         try await TestDatabase.withFresh(migrated: true) { db in
-            let workers = WorkerRepository(db: db.client, logger: Self.logger)
+            let workers = WorkerRepository(db: Database(db.client), logger: Self.logger)
             let sessions = WorkerSessions(workers: workers)
             let (busy, busyToken) = try await workers.register(name: "busy", backend: "cpu", threads: 1, version: "0", address: "")
             let (idle, idleToken) = try await workers.register(name: "idle", backend: "cpu", threads: 1, version: "0", address: "")
@@ -39,8 +39,8 @@ import Testing
 
     @Test func aRememberedFreeWorkerIsRefusedAsSoonAsItIsBanned() async throws {
         try await TestDatabase.withFresh(migrated: true) { db in
-            let workers = WorkerRepository(db: db.client, logger: Self.logger)
-            let trust = TrustRepository(db: db.client, logger: Self.logger)
+            let workers = WorkerRepository(db: Database(db.client), logger: Self.logger)
+            let trust = TrustRepository(db: Database(db.client), logger: Self.logger)
             let worker = try await workers.register(name: "w", backend: "cpu", threads: 1, version: "0", address: "").id
             let policy = TrustPolicy()
             #expect(try await trust.refusingStanding(worker, policy: policy) == nil)  // free, and remembered

@@ -50,22 +50,18 @@ final class Coalescer<Input: Sendable, Output: Sendable>: Sendable {
 
     private let queue: Mutex<CoalescingQueue<Call>>
     private let execute: Execute
-    private let timeout: Duration
 
-    /// `timeout`: a batch not answered by then is answered with an error
-    /// (its statement is cancelled and left behind), so one statement stuck
-    /// on a connection that died mid-way cannot hold every later call.
-    init(maxBatch: Int, timeout: Duration = .seconds(30), execute: @escaping Execute) {
+    /// `execute` must answer in bounded time (the coordinator's statements
+    /// do: `Database` gives each a time limit): the next batch waits for it.
+    init(maxBatch: Int, execute: @escaping Execute) {
         queue = Mutex(CoalescingQueue(maxBatch: maxBatch))
         self.execute = execute
-        self.timeout = timeout
     }
 
     /// For a batch that succeeds or fails as a whole: one output per input,
     /// in order, or an error every call of the batch gets.
-    convenience init(maxBatch: Int, timeout: Duration = .seconds(30),
-                     executeAll: @escaping @Sendable ([Input]) async throws -> [Output]) {
-        self.init(maxBatch: maxBatch, timeout: timeout) { inputs in
+    convenience init(maxBatch: Int, executeAll: @escaping @Sendable ([Input]) async throws -> [Output]) {
+        self.init(maxBatch: maxBatch) { inputs in
             do { return try await executeAll(inputs).map { .success($0) } } catch { return inputs.map { _ in .failure(error) } }
         }
     }
@@ -81,7 +77,7 @@ final class Coalescer<Input: Sendable, Output: Sendable>: Sendable {
         while true {
             let batch = queue.withLock { $0.nextBatch() }
             if batch.isEmpty { return }
-            let results = await executeWithin(batch.map(\.input))
+            let results = await execute(batch.map(\.input))
             for (i, call) in batch.enumerated() {
                 call.continuation.resume(with: i < results.count ? results[i] : .failure(CoalescerError.missingResult))
             }
@@ -89,43 +85,7 @@ final class Coalescer<Input: Sendable, Output: Sendable>: Sendable {
     }
 }
 
-extension Coalescer {
-    /// The batch's results, or errors for all once `timeout` passes first.
-    private func executeWithin(_ inputs: [Input]) async -> [Result<Output, any Error>] {
-        let execute = self.execute, timeout = self.timeout
-        let answered = Once()
-        return await withCheckedContinuation { (continuation: CheckedContinuation<[Result<Output, any Error>], Never>) in
-            @Sendable func answer(_ results: [Result<Output, any Error>]) {
-                if answered.claim() { continuation.resume(returning: results) }
-            }
-            let work = Task { await execute(inputs) }
-            let timer = Task {
-                do { try await Task.sleep(for: timeout) } catch { return }  // cancelled: the work answered
-                work.cancel()
-                answer(inputs.map { _ in .failure(CoalescerError.timedOut) })
-            }
-            Task {
-                let results = await work.value
-                timer.cancel()
-                answer(results)
-            }
-        }
-    }
-}
-
-/// True for the first caller of `claim` only.
-private final class Once: Sendable {
-    private let done = Mutex(false)
-    func claim() -> Bool {
-        done.withLock { done in
-            defer { done = true }
-            return !done
-        }
-    }
-}
-
 struct CoalescerError: Error, CustomStringConvertible, Equatable {
     static let missingResult = CoalescerError(description: "a batch returned fewer results than it had calls")
-    static let timedOut = CoalescerError(description: "the database did not answer a batch in time")
     var description: String
 }

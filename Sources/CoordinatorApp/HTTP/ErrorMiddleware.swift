@@ -43,8 +43,8 @@ struct ErrorMiddleware: RouterMiddleware {
             context.logger.warning("\(request.method) \(request.uri.path): the database refused a value: \(String(reflecting: error))")
             return try WireResponse.error(.badRequest, code: .badRequest, "the request has a value the coordinator cannot store")
         } catch {
-            context.logger.error("\(request.method) \(request.uri.path) failed: \(error)")
-            if Self.isDatabaseUnavailable(error) {
+            context.logger.error("\(request.method) \(request.uri.path) failed: \(Database.describe(error))")
+            if Database.isUnavailable(error) {
                 var response = try WireResponse.error(.serviceUnavailable, code: .unavailable,
                                                       "the coordinator's database is unavailable; retry shortly")
                 response.headers[.retryAfter] = "2"
@@ -89,15 +89,5 @@ struct ErrorMiddleware: RouterMiddleware {
         if let e = error as? PostgresTransactionError { return e.closureError.map(isRefusedData) ?? false }
         guard let e = error as? PSQLError, e.code == .server, let state = e.serverInfo?[.sqlState] else { return false }
         return state.hasPrefix("22") || state == "23514"
-    }
-
-    static func isDatabaseUnavailable(_ error: any Error) -> Bool {
-        if let e = error as? PSQLError {
-            return [.connectionError, .serverClosedConnection, .clientClosedConnection, .uncleanShutdown].contains(e.code)
-        }
-        if let e = error as? PostgresTransactionError {
-            return [e.beginError, e.closureError, e.commitError].contains { $0.map(isDatabaseUnavailable) ?? false }
-        }
-        return String(describing: type(of: error)).contains("ConnectionPoolError")
     }
 }

@@ -62,7 +62,7 @@ public enum HeartbeatOutcome: Sendable, Equatable {
 /// arrive while the previous batch of their kind is in PostgreSQL go
 /// together in the next statement (one round trip and one commit for all).
 public struct LeaseRepository: Sendable {
-    let db: PostgresClient
+    let db: Database
     let logger: Logger
     private let pendingClaims: Coalescer<PendingClaim, LeaseGrant?>
     private let submissions: Coalescer<Submission, SubmitOutcome>
@@ -72,7 +72,7 @@ public struct LeaseRepository: Sendable {
     /// Calls one statement serves at most (a few milliseconds of PostgreSQL's time).
     static let maxBatch = 256
 
-    public init(db: PostgresClient, logger: Logger) {
+    public init(db: Database, logger: Logger) {
         self.db = db
         self.logger = logger
         pendingClaims = Coalescer(maxBatch: Self.maxBatch) { claims in
@@ -117,7 +117,7 @@ public struct LeaseRepository: Sendable {
         var evaluation: Bool
     }
 
-    static func otherWork(minimumLeaseAge: Double, db: PostgresClient, logger: Logger) async throws -> OtherWork {
+    static func otherWork(minimumLeaseAge: Double, db: Database, logger: Logger) async throws -> OtherWork {
         for try await (verifying, stragglers, evaluation) in try await db.execute(OtherWorkProbe(minimumLeaseAge: minimumLeaseAge),
                                                                                    logger: logger) {
             return OtherWork(verifying: verifying, stragglers: stragglers, evaluation: evaluation)
@@ -138,7 +138,7 @@ public struct LeaseRepository: Sendable {
     }
 
     /// A batch of claims: each gets a unit while pending units last (nil after).
-    static func claimPending(_ claims: [PendingClaim], db: PostgresClient, logger: Logger) async throws -> [LeaseGrant?] {
+    static func claimPending(_ claims: [PendingClaim], db: Database, logger: Logger) async throws -> [LeaseGrant?] {
         let rows = try await db.execute(ClaimPendingUnits(leases: claims.map(\.lease), workers: claims.map(\.worker),
                                                           leaseSeconds: claims.map(\.leaseSeconds)), logger: logger)
         var granted: [UUID: LeaseGrant] = [:]
@@ -218,7 +218,7 @@ public struct LeaseRepository: Sendable {
         var worker: UUID
     }
 
-    static func submissionContexts(_ keys: [SubmissionKey], db: PostgresClient,
+    static func submissionContexts(_ keys: [SubmissionKey], db: Database,
                                    logger: Logger) async throws -> [SubmissionContext?] {
         var found = [SubmissionContext?](repeating: nil, count: keys.count)
         let rows = try await db.execute(SubmissionLookups(leases: keys.map(\.lease), workers: keys.map(\.worker)), logger: logger)
@@ -324,7 +324,7 @@ public struct LeaseRepository: Sendable {
         return try await whyNot(lease: lease, worker: worker)
     }
 
-    static func returnIfUnleased(_ conn: PostgresConnection, run: Int, step: Int, unit: Int, logger: Logger) async throws {
+    static func returnIfUnleased(_ conn: Database.Connection, run: Int, step: Int, unit: Int, logger: Logger) async throws {
         try await conn.query("""
             UPDATE units u SET state = 'pending'
             WHERE u.run_id = \(run) AND u.step = \(step) AND u.unit = \(unit) AND u.state = 'leased'
@@ -386,7 +386,7 @@ public struct LeaseRepository: Sendable {
     /// deadlock with another process's batch, or one result's error), every
     /// result is recorded again on its own: the batch was rolled back, and
     /// `koinon_submit` gives a result the same answer whenever it comes.
-    static func submit(_ batch: [Submission], db: PostgresClient, logger: Logger) async -> [Result<SubmitOutcome, any Error>] {
+    static func submit(_ batch: [Submission], db: Database, logger: Logger) async -> [Result<SubmitOutcome, any Error>] {
         do {
             return try await record(batch, db: db, logger: logger).map { .success($0) }
         } catch where batch.count > 1 {
@@ -401,7 +401,7 @@ public struct LeaseRepository: Sendable {
         }
     }
 
-    private static func record(_ batch: [Submission], db: PostgresClient, logger: Logger) async throws -> [SubmitOutcome] {
+    private static func record(_ batch: [Submission], db: Database, logger: Logger) async throws -> [SubmitOutcome] {
         var outcomes = [SubmitOutcome?](repeating: nil, count: batch.count)
         for try await (n, outcome, detail, complete) in try await db.execute(SubmitResults(results: batch), logger: logger) {
             guard (1...batch.count).contains(n) else { continue }

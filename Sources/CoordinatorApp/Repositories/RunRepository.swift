@@ -21,10 +21,10 @@ public struct RunRecord: Sendable, Equatable {
 
 /// Runs, their parameter versions and steps.
 public struct RunRepository: Sendable {
-    let db: PostgresClient
+    let db: Database
     let logger: Logger
 
-    public init(db: PostgresClient, logger: Logger) {
+    public init(db: Database, logger: Logger) {
         self.db = db
         self.logger = logger
     }
@@ -56,7 +56,7 @@ public struct RunRepository: Sendable {
     /// and `evaluationUnits` evaluation units of parameter version `step`,
     /// always numbered from `unitsPerStep` (an evaluation unit's index in its
     /// evaluation is its number minus `unitsPerStep`).
-    static func openStep(_ conn: PostgresConnection, run: Int, step: Int, units: Int, unitsPerStep: Int,
+    static func openStep(_ conn: Database.Connection, run: Int, step: Int, units: Int, unitsPerStep: Int,
                          evaluationUnits: Int, logger: Logger) async throws {
         try await conn.query("""
             INSERT INTO steps (run_id, step, evaluation_pending) VALUES (\(run), \(step), \(evaluationUnits > 0))

@@ -7,10 +7,10 @@ import Wire
 /// (`StatusBoard`): a handful of grouped queries over small tables and
 /// partial indexes, whatever the number of requests.
 public struct StatusRepository: Sendable {
-    let db: PostgresClient
+    let db: Database
     let logger: Logger
 
-    public init(db: PostgresClient, logger: Logger) {
+    public init(db: Database, logger: Logger) {
         self.db = db
         self.logger = logger
     }

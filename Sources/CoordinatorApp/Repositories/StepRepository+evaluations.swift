@@ -7,7 +7,7 @@ extension StepRepository {
     /// record (accepted units, credit), in the caller's transaction: credit is
     /// given exactly when the work is applied. (Valid results in a row are the
     /// trust machine's, counted when a result is accepted or verified.)
-    static func credit(_ conn: PostgresConnection, run: Int, _ contributions: [Contribution], logger: Logger) async throws {
+    static func credit(_ conn: Database.Connection, run: Int, _ contributions: [Contribution], logger: Logger) async throws {
         guard !contributions.isEmpty else { return }
         let workers = contributions.map(\.worker), units = contributions.map(\.units)
         let tokens = contributions.map(\.tokens), flops = contributions.map(\.flops)

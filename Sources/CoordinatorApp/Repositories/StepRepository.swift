@@ -59,10 +59,10 @@ public struct Contribution: Sendable, Equatable {
 
 /// Steps: which are ready to aggregate, their accepted results, applying them.
 public struct StepRepository: Sendable {
-    let db: PostgresClient
+    let db: Database
     let logger: Logger
 
-    public init(db: PostgresClient, logger: Logger) {
+    public init(db: Database, logger: Logger) {
         self.db = db
         self.logger = logger
     }

@@ -9,7 +9,7 @@ import Wire
 /// machine), and the actions it asks for: dropping a worker's results not yet
 /// applied, giving back its leases.
 public struct TrustRepository: Sendable {
-    let db: PostgresClient
+    let db: Database
     let logger: Logger
     /// Workers a recent look found free to work (see `recentlyFree`).
     let freeWorkers = FreeWorkers()
@@ -17,7 +17,7 @@ public struct TrustRepository: Sendable {
     /// How long a look that found a worker free to work stands in for another.
     static let freedomLifetime: Duration = .seconds(5)
 
-    public init(db: PostgresClient, logger: Logger) {
+    public init(db: Database, logger: Logger) {
         self.db = db
         self.logger = logger
     }
@@ -64,7 +64,7 @@ public struct TrustRepository: Sendable {
 
     /// Locks the workers' rows (in id order, as crediting and "last seen" do)
     /// and returns their trust records, in the caller's transaction.
-    static func lock(_ conn: PostgresConnection, _ workers: [UUID], logger: Logger) async throws -> [UUID: WorkerTrust] {
+    static func lock(_ conn: Database.Connection, _ workers: [UUID], logger: Logger) async throws -> [UUID: WorkerTrust] {
         let rows = try await conn.query("""
             SELECT id, consecutive_valid, strikes, quarantined_until, ban_reason FROM workers
             WHERE id = ANY(\(workers)) ORDER BY id FOR NO KEY UPDATE
@@ -76,7 +76,7 @@ public struct TrustRepository: Sendable {
         return out
     }
 
-    static func store(_ conn: PostgresConnection, _ worker: UUID, _ trust: WorkerTrust, rejected: Bool = false,
+    static func store(_ conn: Database.Connection, _ worker: UUID, _ trust: WorkerTrust, rejected: Bool = false,
                       logger: Logger) async throws {
         try await conn.query("""
             UPDATE workers SET consecutive_valid = \(trust.consecutiveValid), strikes = \(trust.strikes),
@@ -109,7 +109,7 @@ public struct TrustRepository: Sendable {
         public var reason: String
         public var message: String
 
-        func insert(_ conn: PostgresConnection, worker: UUID, logger: Logger) async throws {
+        func insert(_ conn: Database.Connection, worker: UUID, logger: Logger) async throws {
             try await conn.query("""
                 INSERT INTO rejections (worker_id, lease_id, run_id, step, unit, reason, message)
                 VALUES (\(worker), \(lease), \(run), \(step), \(unit), \(reason), \(message))
@@ -192,7 +192,7 @@ public struct TrustRepository: Sendable {
 
     /// A unit whose copies are all gone goes back to the queue (to 'leased'
     /// while a copy is still being computed).
-    static func reopen(_ conn: PostgresConnection, run: Int, step: Int, unit: Int, logger: Logger) async throws {
+    static func reopen(_ conn: Database.Connection, run: Int, step: Int, unit: Int, logger: Logger) async throws {
         try await conn.query("""
             UPDATE units u SET copies_needed = 1,
                    state = CASE WHEN EXISTS (SELECT 1 FROM leases l WHERE l.run_id = u.run_id AND l.step = u.step AND l.unit = u.unit

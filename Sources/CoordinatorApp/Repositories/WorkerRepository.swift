@@ -5,10 +5,10 @@ import PostgresNIO
 
 /// Registered workers and their tokens (stored as SHA-256 only).
 public struct WorkerRepository: Sendable {
-    let db: PostgresClient
+    let db: Database
     let logger: Logger
 
-    public init(db: PostgresClient, logger: Logger) {
+    public init(db: Database, logger: Logger) {
         self.db = db
         self.logger = logger
     }

@@ -73,7 +73,7 @@ extension Coordinator {
             // Each stage on its own: one failing does not skip the others. A complete step is
             // applied first: every worker waits for it (the other stages wait for nobody, and
             // settling units may complete a step, which the second look applies).
-            do { try await aggregateCompleteSteps() } catch { logger.error("aggregation failed: \(error)") }
+            do { try await aggregateCompleteSteps() } catch { logger.error("aggregation failed: \(Database.describe(error))") }
             do { try await sessions.flushLastSeen() } catch { logger.error("recording workers' last-seen times failed: \(error)") }
             do {
                 let expired = try await leases.expireOverdue()
@@ -85,7 +85,7 @@ extension Coordinator {
                 logger.error("expiring overdue leases failed: \(error)")
             }
             do { try await settleWaitingUnits() } catch { logger.error("settling replicated units failed: \(error)") }
-            do { try await aggregateCompleteSteps() } catch { logger.error("aggregation failed: \(error)") }
+            do { try await aggregateCompleteSteps() } catch { logger.error("aggregation failed: \(Database.describe(error))") }
             do { try await recordCompleteEvaluations() } catch { logger.error("recording evaluations failed: \(error)") }
         } while tickAgain
     }

@@ -36,6 +36,9 @@ public struct CoordinatorSettings: Sendable {
     /// for runs whose run.yaml sets no `checkpoint_interval`.
     public var checkpointEvery: Int = 25
     public var threads: Int? = nil
+    /// The longest a database statement (or transaction) may take to answer
+    /// before its caller gets an error (see `Database`).
+    public var databaseTimeLimit: Duration = .seconds(30)
     /// Worker registrations (`POST /v1/workers`) a client address may make:
     /// earned back per minute, and at once (either 0: no limit). Enough for
     /// an operator starting a few dozen workers on one machine.
@@ -60,7 +63,8 @@ public struct CoordinatorSettings: Sendable {
 /// last checkpoint plus the accepted results since, so a restart continues
 /// exactly), and answers what workers need.
 public actor Coordinator {
-    public let db: PostgresClient
+    /// Every statement with the time limit `settings.databaseTimeLimit`.
+    public let db: Database
     public let blobs: BlobStore
     public let settings: CoordinatorSettings
     public let runs: RunRepository
@@ -90,18 +94,18 @@ public actor Coordinator {
     var tickAgain = false
 
     public init(db: PostgresClient, blobs: BlobStore, settings: CoordinatorSettings, logger: Logger) {
-        self.db = db
+        self.db = Database(db, timeLimit: settings.databaseTimeLimit)
         self.blobs = blobs
         self.settings = settings
         self.logger = logger
-        runs = RunRepository(db: db, logger: logger)
-        leases = LeaseRepository(db: db, logger: logger)
-        steps = StepRepository(db: db, logger: logger)
-        workers = WorkerRepository(db: db, logger: logger)
-        trust = TrustRepository(db: db, logger: logger)
+        runs = RunRepository(db: self.db, logger: logger)
+        leases = LeaseRepository(db: self.db, logger: logger)
+        steps = StepRepository(db: self.db, logger: logger)
+        workers = WorkerRepository(db: self.db, logger: logger)
+        trust = TrustRepository(db: self.db, logger: logger)
         sessions = WorkerSessions(workers: workers)
         backend = CPUBackend(threads: settings.threads)
-        statusBoard = StatusBoard(repository: StatusRepository(db: db, logger: logger), activity: activity, logger: logger)
+        statusBoard = StatusBoard(repository: StatusRepository(db: self.db, logger: logger), activity: activity, logger: logger)
     }
 
     /// Creates a run from its YAML (relative paths start at `baseDirectory`):
@@ -211,7 +215,7 @@ public actor Coordinator {
                     try await conn.query("SELECT pg_advisory_unlock(\(Self.aggregationLockClass), \(key))", logger: logger)
                 } catch {
                     logger.error("run \(run): releasing the aggregation lock failed (\(error)); closing its connection")
-                    try? await conn.close()
+                    await conn.close()
                 }
             }
             let result: T
