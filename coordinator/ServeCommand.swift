@@ -40,6 +40,9 @@ struct ServeCommand: AsyncParsableCommand {
         if tlsCert != nil && !tlsName.isEmpty {
             throw ValidationError("--tls-name adds names to the coordinator's own certificate; a --tls-cert names its hosts itself")
         }
+        guard databaseTimeout > 0, databaseTimeout.isFinite else {
+            throw ValidationError("--database-timeout must be a positive number of seconds")
+        }
     }
 
     var transport: ServerTransport {
@@ -62,6 +65,8 @@ struct ServeCommand: AsyncParsableCommand {
     var uploadIdleTimeout = CoordinatorSettings().uploadIdleSeconds
     @Option(help: "Seconds a whole request body may take to arrive (0: no limit).")
     var uploadTimeout = CoordinatorSettings().uploadTotalSeconds
+    @Option(help: "Seconds a database statement may take before its request is answered 503 (a statement lost when PostgreSQL restarts ends then).")
+    var databaseTimeout = Double(CoordinatorSettings().databaseTimeLimit.components.seconds)
 
     func run() async throws {
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
@@ -87,6 +92,7 @@ struct ServeCommand: AsyncParsableCommand {
             settings.coordinator.workerRequestBurst = workerRequestBurst
             settings.coordinator.uploadIdleSeconds = uploadIdleTimeout
             settings.coordinator.uploadTotalSeconds = uploadTimeout
+            settings.coordinator.databaseTimeLimit = .milliseconds(Int64(databaseTimeout * 1000))
             let app = try await CoordinatorServer.build(settings, logger: logger)
             try await app.runService()
         } catch {

@@ -21,7 +21,7 @@ import WorkerKit
 /// within 2% of a clean one with the same seed. Prints the detection rate,
 /// the false positives and the replication overhead (benchmarks/adversary.sh
 /// records them in BENCHMARKS.md).
-@Suite(.serialized) struct AdversaryTests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct AdversaryTests {
     static let logger = Logger(label: "adversary")
     /// Steps of the run (benchmarks/adversary.sh sets more through KOINON_ADVERSARY_STEPS).
     static let steps = ProcessInfo.processInfo.environment["KOINON_ADVERSARY_STEPS"].flatMap(Int.init) ?? 60

@@ -20,7 +20,7 @@ import WorkerKit
 /// coordinator killed with SIGKILL mid-step and restarted, PostgreSQL restarted
 /// under a running coordinator. Each run still completes and trains exactly
 /// what an uninterrupted run trains.
-@Suite(.serialized) struct ChaosTests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct ChaosTests {
     static let logger: Logger = {
         var l = Logger(label: "chaos")
         l.logLevel = .warning

@@ -20,7 +20,7 @@ import WorkerKit
 /// The DOM must show the numbers `/v1/status` gives for the same snapshot,
 /// and the screenshots at desktop and phone widths are kept under
 /// `.build/test-artifacts/dashboard/`.
-@Suite(.serialized) struct DashboardBrowserTests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct DashboardBrowserTests {
     static let logger = Logger(label: "test")
     static let steps = 4
 

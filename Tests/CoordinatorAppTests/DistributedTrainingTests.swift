@@ -13,7 +13,7 @@ import WorkerKit
 /// and 3 workers over real HTTP against a real PostgreSQL gives the same loss
 /// at every step as `train --local` (to float tolerance: workers sum some
 /// reductions in thread-dependent order).
-@Suite(.serialized) struct DistributedTrainingTests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct DistributedTrainingTests {
     static let logger = Logger(label: "test")
 
     static var fixture: (dir: URL, yaml: String) { (TinyRun.directory, TinyRun.yaml(steps: 4)) }

@@ -15,7 +15,7 @@ import Wire
 /// worker; copies are compared; a mismatch calls for a third copy that
 /// decides; a worker found wrong takes a strike and loses its unapplied
 /// results; bans and quarantines refuse work.
-@Suite(.serialized) struct ReplicationTests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct ReplicationTests {
     static let logger = Logger(label: "test")
 
     /// A worker driven by hand through the in-process router.

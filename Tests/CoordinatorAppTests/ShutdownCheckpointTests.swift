@@ -6,7 +6,7 @@ import Wire
 
 /// Graceful shutdown writes a full checkpoint of the version in memory, so a
 /// restart resumes without replaying; and backup copies wait for stragglers.
-@Suite struct ShutdownCheckpointTests {
+@Suite(.timeLimit(.minutes(5))) struct ShutdownCheckpointTests {
     @Test func checkpointAllStoresTheOptimizerStateOfTheCurrentVersion() async throws {
         try await TestDatabase.withFresh(migrated: true) { db in
             let blobs = try BlobStore(root: try TestDatabase.scratchDirectory("blobs"))

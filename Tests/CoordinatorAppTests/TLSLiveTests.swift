@@ -13,7 +13,7 @@ import WorkerKit
 /// `--ca`, a certificate it must not trust and a plain `http://` URL; the
 /// operator endpoints behind the operator token; and the real binaries
 /// (`koinon-worker`, `koinon-coordinator run list`) against it.
-@Suite(.serialized) struct TLSLiveTests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct TLSLiveTests {
     static let logger: Logger = {
         var l = Logger(label: "tls-test")
         l.logLevel = .warning

@@ -105,7 +105,7 @@ extension CoordinatorRoutes {
             if assigned == nil, request.acceptsEvaluation == true { signal.foundNothing(since: seen) }
             return assigned
         } catch {
-            coordinator.logger.warning("no next unit for worker \(worker) with its result: \(error)")
+            coordinator.logger.warning("no next unit for worker \(worker) with its result: \(Database.describe(error))")
             return nil
         }
     }

@@ -49,7 +49,7 @@ struct StatusRefresher: Service {
                     try await coordinator.statusBoard.refresh()
                     failing = false
                 } catch {
-                    if !failing { coordinator.logger.warning("refreshing the status failed (retrying every second): \(error)") }
+                    if !failing { coordinator.logger.warning("refreshing the status failed (retrying every second): \(Database.describe(error))") }
                     failing = true
                 }
             }

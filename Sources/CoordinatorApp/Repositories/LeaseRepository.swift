@@ -386,18 +386,20 @@ public struct LeaseRepository: Sendable {
     /// deadlock with another process's batch, or one result's error), every
     /// result is recorded again on its own: the batch was rolled back, and
     /// `koinon_submit` gives a result the same answer whenever it comes.
+    /// (Not when the database is unavailable or not answering: each would
+    /// only wait as long again. The workers hand those results in again.)
     static func submit(_ batch: [Submission], db: Database, logger: Logger) async -> [Result<SubmitOutcome, any Error>] {
         do {
             return try await record(batch, db: db, logger: logger).map { .success($0) }
-        } catch where batch.count > 1 {
-            logger.debug("a batch of \(batch.count) results failed (\(error)); recording them one by one")
+        } catch where batch.count > 1 && !Database.isUnavailable(error) {
+            logger.debug("a batch of \(batch.count) results failed (\(Database.describe(error))); recording them one by one")
             var out: [Result<SubmitOutcome, any Error>] = []
             for one in batch {
                 do { out.append(.success(try await record([one], db: db, logger: logger)[0])) } catch { out.append(.failure(error)) }
             }
             return out
         } catch {
-            return [.failure(error)]
+            return batch.map { _ in .failure(error) }
         }
     }
 

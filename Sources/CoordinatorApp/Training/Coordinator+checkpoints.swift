@@ -18,7 +18,7 @@ extension Coordinator {
                 }
                 if done == true { logger.info("run \(id): checkpoint at version \(version)") }
             } catch {
-                logger.error("run \(id): checkpoint at shutdown failed (a restart replays from the last one): \(error)")
+                logger.error("run \(id): checkpoint at shutdown failed (a restart replays from the last one): \(Database.describe(error))")
             }
         }
     }

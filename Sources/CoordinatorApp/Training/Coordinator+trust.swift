@@ -55,7 +55,7 @@ extension Coordinator {
     func settleWaitingUnits() async throws {
         for (run, step, unit) in try await trust.unitsReadyToSettle() {
             do { _ = try await settle(run: run, step: step, unit: unit) } catch {
-                logger.error("run \(run) step \(step) unit \(unit): comparing its copies failed (retried at the next tick): \(error)")
+                logger.error("run \(run) step \(step) unit \(unit): comparing its copies failed (retried at the next tick): \(Database.describe(error))")
             }
         }
     }

@@ -74,7 +74,7 @@ extension Coordinator {
             // applied first: every worker waits for it (the other stages wait for nobody, and
             // settling units may complete a step, which the second look applies).
             do { try await aggregateCompleteSteps() } catch { logger.error("aggregation failed: \(Database.describe(error))") }
-            do { try await sessions.flushLastSeen() } catch { logger.error("recording workers' last-seen times failed: \(error)") }
+            do { try await sessions.flushLastSeen() } catch { logger.error("recording workers' last-seen times failed: \(Database.describe(error))") }
             do {
                 let expired = try await leases.expireOverdue()
                 if expired > 0 {
@@ -82,11 +82,11 @@ extension Coordinator {
                     logger.info("expired \(expired) lease(s); their units are back in the queue")
                 }
             } catch {
-                logger.error("expiring overdue leases failed: \(error)")
+                logger.error("expiring overdue leases failed: \(Database.describe(error))")
             }
-            do { try await settleWaitingUnits() } catch { logger.error("settling replicated units failed: \(error)") }
+            do { try await settleWaitingUnits() } catch { logger.error("settling replicated units failed: \(Database.describe(error))") }
             do { try await aggregateCompleteSteps() } catch { logger.error("aggregation failed: \(Database.describe(error))") }
-            do { try await recordCompleteEvaluations() } catch { logger.error("recording evaluations failed: \(error)") }
+            do { try await recordCompleteEvaluations() } catch { logger.error("recording evaluations failed: \(Database.describe(error))") }
         } while tickAgain
     }
 

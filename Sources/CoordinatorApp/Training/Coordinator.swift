@@ -190,7 +190,7 @@ public actor Coordinator {
 
     private func catchingPerRun(_ run: Int, _ body: () async throws -> Bool?) async -> Bool? {
         do { return try await body() } catch {
-            logger.error("run \(run): applying its step failed (retried at the next tick): \(error)")
+            logger.error("run \(run): applying its step failed (retried at the next tick): \(Database.describe(error))")
             return nil
         }
     }
@@ -214,7 +214,7 @@ public actor Coordinator {
                 do {
                     try await conn.query("SELECT pg_advisory_unlock(\(Self.aggregationLockClass), \(key))", logger: logger)
                 } catch {
-                    logger.error("run \(run): releasing the aggregation lock failed (\(error)); closing its connection")
+                    logger.error("run \(run): releasing the aggregation lock failed (\(Database.describe(error))); closing its connection")
                     await conn.close()
                 }
             }
@@ -301,7 +301,7 @@ public actor Coordinator {
                     try await pruneEvaluated(run: run, version: version)
                 }
             } catch {
-                logger.error("run \(run): recording the evaluation of version \(version) failed (retried at the next tick): \(error)")
+                logger.error("run \(run): recording the evaluation of version \(version) failed (retried at the next tick): \(Database.describe(error))")
             }
         }
     }
