@@ -77,7 +77,8 @@ extension CoordinatorRoutes {
                 format: "the gradient's L2 norm %.4g is out of bounds (at most %g times, at least 1/%g² of, the median %.4g of this run's recent results)",
                 norm, coordinator.settings.maxNormRatio, coordinator.settings.maxNormRatio, median))
         }
-        try coordinator.blobs.put(data, sha256: sha)
+        // Not synced: a result lost with the machine is found when its step is applied, and computed again.
+        try coordinator.blobs.put(data, sha256: sha, synced: false)
         // Evaluation units are replicated like training units: a wrong validation loss misleads everyone watching.
         let replicate = coordinator.drawsReplica(standing)
         let outcome = try await coordinator.leases.submit(lease: lease, worker: worker, payload: sha, loss: metadata.loss,

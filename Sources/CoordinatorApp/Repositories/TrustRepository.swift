@@ -118,76 +118,100 @@ public struct TrustRepository: Sendable {
     }
 
     /// Drops the worker's results of steps not yet applied, and of evaluations
-    /// not yet recorded (accepted,
-    /// waiting for replicas, or agreeing copies) and puts their units back:
-    /// an accepted unit another worker agreed with keeps that copy instead.
-    /// Locks steps before units, as applying a step does. Returns how many were dropped.
+    /// not yet recorded (accepted, waiting for replicas, or agreeing copies)
+    /// and puts their units back: an accepted unit another worker agreed with
+    /// keeps that copy instead. Returns how many were dropped.
     @discardableResult
     public func dropUnappliedResults(of worker: UUID, reason: String) async throws -> Int {
+        try await dropUnapplied(worker: worker, reason: reason)
+    }
+
+    /// Drops every unapplied result whose payload is `sha256` (its blob was
+    /// found missing or corrupt: identical results share one), as above.
+    @discardableResult
+    public func dropUnappliedResults(payload sha256: String, reason: String) async throws -> Int {
+        try await dropUnapplied(payload: sha256, reason: reason)
+    }
+
+    /// The results of `worker`, or with payload `sha256` (whichever is not
+    /// nil), of steps not yet applied or evaluations not yet recorded. Locks
+    /// steps before units, as applying a step does.
+    private func dropUnapplied(worker: UUID? = nil, payload sha256: String? = nil, reason: String) async throws -> Int {
         try await db.withTransaction(logger: logger) { conn in
             try await conn.query("""
                 SELECT 1 FROM steps s WHERE (s.state = 'open' OR s.evaluation_pending) AND EXISTS (
-                    SELECT 1 FROM results r WHERE r.run_id = s.run_id AND r.step = s.step AND r.worker_id = \(worker)
+                    SELECT 1 FROM results r WHERE r.run_id = s.run_id AND r.step = s.step
+                      AND (\(worker)::uuid IS NULL OR r.worker_id = \(worker)) AND (\(sha256)::text IS NULL OR r.payload_sha256 = \(sha256))
                       AND r.status IN ('accepted', 'provisional', 'replica'))
                 ORDER BY s.run_id, s.step FOR UPDATE
                 """, logger: logger)
             let rows = try await conn.query("""
-                SELECT r.id, r.run_id, r.step, r.unit, r.status FROM results r
+                SELECT r.id, r.run_id, r.step, r.unit FROM results r
                 JOIN steps s ON s.run_id = r.run_id AND s.step = r.step
                 JOIN units u ON u.run_id = r.run_id AND u.step = r.step AND u.unit = r.unit
                                 AND ((u.kind = 'train' AND s.state = 'open') OR (u.kind = 'eval' AND s.evaluation_pending))
-                WHERE r.worker_id = \(worker) AND r.status IN ('accepted', 'provisional', 'replica')
+                WHERE (\(worker)::uuid IS NULL OR r.worker_id = \(worker)) AND (\(sha256)::text IS NULL OR r.payload_sha256 = \(sha256))
+                  AND r.status IN ('accepted', 'provisional', 'replica')
                 ORDER BY r.run_id, r.step, r.unit
                 """, logger: logger)
-            var victims: [(Int, Int, Int, Int, String)] = []
-            for try await row in rows.decode((Int, Int, Int, Int, String).self) { victims.append(row) }
+            var victims: [(Int, Int, Int, Int)] = []
+            for try await row in rows.decode((Int, Int, Int, Int).self) { victims.append(row) }
             var dropped = 0
-            for (id, run, step, unit, _) in victims {
-                try await conn.query("""
-                    SELECT 1 FROM units WHERE run_id = \(run) AND step = \(step) AND unit = \(unit) FOR UPDATE
-                    """, logger: logger)
-                // Read again under the unit's lock: comparing its copies may have settled it meanwhile.
-                var current: String?
-                for try await s in try await conn.query("SELECT status FROM results WHERE id = \(id)", logger: logger).decode(String.self) {
-                    current = s
-                }
-                guard let status = current, ["accepted", "provisional", "replica"].contains(status) else { continue }
-                dropped += 1
-                try await conn.query("""
-                    UPDATE results SET status = 'dropped', reason = \(reason) WHERE id = \(id)
-                    """, logger: logger)
-                switch status {
-                case "accepted":
-                    // An agreeing copy from another worker stands in; else the unit is computed again.
-                    let promoted = try await conn.query("""
-                        UPDATE results SET status = 'accepted' WHERE id = (
-                            SELECT id FROM results WHERE run_id = \(run) AND step = \(step) AND unit = \(unit)
-                              AND status = 'replica' ORDER BY id LIMIT 1)
-                        RETURNING id
-                        """, logger: logger)
-                    var stands = false
-                    for try await _ in promoted { stands = true }
-                    if !stands { try await Self.reopen(conn, run: run, step: step, unit: unit, logger: logger) }
-                case "provisional":
-                    // The copies left wait for one more (or, if none is left, the unit starts over).
-                    let left = try await conn.query("""
-                        SELECT count(*)::int FROM results WHERE run_id = \(run) AND step = \(step) AND unit = \(unit)
-                          AND status = 'provisional'
-                        """, logger: logger)
-                    var remaining = 0
-                    for try await n in left.decode(Int.self) { remaining = n }
-                    if remaining == 0 {
-                        try await Self.reopen(conn, run: run, step: step, unit: unit, logger: logger)
-                    } else {
-                        try await conn.query("""
-                            UPDATE units SET copies_needed = \(remaining + 1) WHERE run_id = \(run) AND step = \(step) AND unit = \(unit)
-                            """, logger: logger)
-                    }
-                default: break  // an agreeing copy: the unit keeps its result
-                }
+            for (id, run, step, unit) in victims {
+                if try await Self.drop(conn, result: id, run: run, step: step, unit: unit, reason: reason, logger: logger) { dropped += 1 }
             }
             return dropped
         }
+    }
+
+    /// Sets one result aside and mends its unit: an accepted result's unit
+    /// takes an agreeing copy from another worker if there is one, else is
+    /// computed again; a copy waiting for others leaves one fewer to wait
+    /// for. False when the result was settled meanwhile (read again under
+    /// the unit's lock).
+    static func drop(_ conn: Database.Connection, result id: Int, run: Int, step: Int, unit: Int, reason: String,
+                     logger: Logger) async throws -> Bool {
+        try await conn.query("""
+            SELECT 1 FROM units WHERE run_id = \(run) AND step = \(step) AND unit = \(unit) FOR UPDATE
+            """, logger: logger)
+        var current: String?
+        for try await s in try await conn.query("SELECT status FROM results WHERE id = \(id)", logger: logger).decode(String.self) {
+            current = s
+        }
+        guard let status = current, ["accepted", "provisional", "replica"].contains(status) else { return false }
+        try await conn.query("""
+            UPDATE results SET status = 'dropped', reason = \(reason) WHERE id = \(id)
+            """, logger: logger)
+        switch status {
+        case "accepted":
+            // An agreeing copy from another worker stands in; else the unit is computed again.
+            let promoted = try await conn.query("""
+                UPDATE results SET status = 'accepted' WHERE id = (
+                    SELECT id FROM results WHERE run_id = \(run) AND step = \(step) AND unit = \(unit)
+                      AND status = 'replica' ORDER BY id LIMIT 1)
+                RETURNING id
+                """, logger: logger)
+            var stands = false
+            for try await _ in promoted { stands = true }
+            if !stands { try await reopen(conn, run: run, step: step, unit: unit, logger: logger) }
+        case "provisional":
+            // The copies left wait for one more (or, if none is left, the unit starts over).
+            let left = try await conn.query("""
+                SELECT count(*)::int FROM results WHERE run_id = \(run) AND step = \(step) AND unit = \(unit)
+                  AND status = 'provisional'
+                """, logger: logger)
+            var remaining = 0
+            for try await n in left.decode(Int.self) { remaining = n }
+            if remaining == 0 {
+                try await reopen(conn, run: run, step: step, unit: unit, logger: logger)
+            } else {
+                try await conn.query("""
+                    UPDATE units SET copies_needed = \(remaining + 1) WHERE run_id = \(run) AND step = \(step) AND unit = \(unit)
+                    """, logger: logger)
+            }
+        default: break  // an agreeing copy: the unit keeps its result
+        }
+        return true
     }
 
     /// A unit whose copies are all gone goes back to the queue (to 'leased'

@@ -39,22 +39,31 @@ final class SpareFiles: Sendable {
 
     /// Writes `data` into a spare file moved to `path` first (so no one else
     /// takes it); false when there is none, or it could not be used.
-    func write(_ data: Data, to path: String) -> Bool {
+    func write(_ data: Data, to path: String, synced: Bool) -> Bool {
         guard let name = names.withLock({ $0.popLast() }) else { return false }
         guard rename(directory.appendingPathComponent(name).path, path) == 0 else { return false }
-        let fd = open(path, O_WRONLY | O_CLOEXEC)
-        guard fd >= 0 else { return false }
+        return (try? BlobFile.write(data, to: path, create: false, synced: synced)) != nil
+    }
+}
+
+/// Writing a blob's bytes into a file.
+enum BlobFile {
+    /// `data` into the file at `path` (made, or an existing one written over
+    /// and cut to size); with `synced`, fsync'd before it is closed.
+    static func write(_ data: Data, to path: String, create: Bool, synced: Bool) throws {
+        let fd = open(path, O_WRONLY | O_CLOEXEC | (create ? O_CREAT | O_EXCL : 0), 0o644)
+        guard fd >= 0 else { throw BlobError.io("open \(path)", errno) }
         defer { close(fd) }
-        let written = data.withUnsafeBytes { raw -> Bool in
+        try data.withUnsafeBytes { raw in
             var offset = 0
             while offset < raw.count {
                 let n = pwrite(fd, raw.baseAddress! + offset, raw.count - offset, off_t(offset))
                 if n < 0, errno == EINTR { continue }
-                guard n > 0 else { return false }
+                guard n > 0 else { throw BlobError.io("write \(path)", n < 0 ? errno : ENOSPC) }
                 offset += n
             }
-            return true
         }
-        return written && ftruncate(fd, off_t(data.count)) == 0
+        if !create, ftruncate(fd, off_t(data.count)) != 0 { throw BlobError.io("truncate \(path)", errno) }
+        if synced, fsync(fd) != 0 { throw BlobError.io("fsync \(path)", errno) }
     }
 }

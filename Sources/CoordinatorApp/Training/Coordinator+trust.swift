@@ -28,15 +28,23 @@ extension Coordinator {
     nonisolated public func settle(run: Int, step: Int, unit: Int) async throws -> Settlement {
         let info = try await runInfo(run)
         let blobs = self.blobs
-        let settlement = try await trust.settle(
-            run: run, step: step, unit: unit, tolerance: settings.replicaTolerance,
-            maximumCopies: settings.maximumCopiesPerUnit, policy: settings.trust, now: Date()) { sha in
-                // An evaluation unit's copies are empty tensors: only their losses are compared
-                // (and its blob, shared by every evaluation result, may be pruned already).
-                unit < info.unitsPerStep
-                    ? try TensorPayload(decoding: try blobs.get(sha), expectedElementCount: info.parameterCount,
-                                        verifyingChecksum: false).values : []
-            }
+        let settlement: Settlement
+        do {
+            settlement = try await trust.settle(
+                run: run, step: step, unit: unit, tolerance: settings.replicaTolerance,
+                maximumCopies: settings.maximumCopiesPerUnit, policy: settings.trust, now: Date()) { sha in
+                    // An evaluation unit's copies are empty tensors: only their losses are compared
+                    // (and its blob, shared by every evaluation result, may be pruned already).
+                    unit < info.unitsPerStep
+                        ? try TensorPayload(decoding: try blobs.get(sha), expectedElementCount: info.parameterCount,
+                                            verifyingChecksum: false).values : []
+                }
+        } catch let error as BlobError {
+            // A copy lost from the blob store is set aside; the copies left are compared (or wait for another).
+            guard let sha = error.lostBlob else { throw error }
+            try await dropLost(sha, run: run, step: step, error)
+            return try await settle(run: run, step: step, unit: unit)
+        }
         for (worker, actions) in settlement.actions {
             CoordinatorMetrics.rejected(reason: "replica_mismatch")
             logger.warning("worker \(worker) was found wrong on run \(run) step \(step) unit \(unit)")

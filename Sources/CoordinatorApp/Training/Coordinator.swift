@@ -178,8 +178,7 @@ public actor Coordinator {
                     try await self.whileAggregating(run) {
                         // Re-read under the lock: another process may have applied it meanwhile.
                         guard let record = try await runs.get(run), record.currentStep == step else { return false }
-                        try await apply(record: record)
-                        return true
+                        return try await apply(record: record)
                     }
                 }
                 if done == true { applied += 1; progressed = true }
@@ -228,13 +227,21 @@ public actor Coordinator {
         }
     }
 
-    private func apply(record: RunRecord) async throws {
+    /// Applies the run's current step; false when one of its results was
+    /// lost from the blob store (its unit is computed again first).
+    private func apply(record: RunRecord) async throws -> Bool {
         let engine = try await engine(for: record)
         let step = record.currentStep
         let results = try await steps.acceptedResults(run: record.id, step: step)
+        let gradients: [Data]
+        do { gradients = try results.map { try blobs.get($0.payloadSHA256) } } catch let error as BlobError {
+            guard let sha = error.lostBlob else { throw error }
+            try await dropLost(sha, run: record.id, step: step, error)
+            return false
+        }
         let outcome: RunEngine.StepOutcome
         do {
-            outcome = try engine.apply(unitGradients: try results.map { try blobs.get($0.payloadSHA256) }, verifyingChecksums: false)
+            outcome = try engine.apply(unitGradients: gradients, verifyingChecksums: false)
         } catch {
             engines[record.id] = nil  // the in-memory state may be half-updated
             throw error
@@ -253,8 +260,11 @@ public actor Coordinator {
         let optimizer = optimizerPayload.map(BlobStore.sha256)
         let store = self.blobs
         let stored = Task.detached {
-            try store.put(parametersPayload, sha256: parameters)
-            if let optimizerPayload, let optimizer { try store.put(optimizerPayload, sha256: optimizer) }
+            try store.put(parametersPayload, sha256: parameters, synced: false)
+            if let optimizerPayload, let optimizer { try store.put(optimizerPayload, sha256: optimizer, synced: false) }
+            // One sync for the new version and the step's results (not synced as they came):
+            // an applied step can always be replayed from the checkpoint before it.
+            try store.sync()
         }
         // Copies that verified a unit did the same work: they are credited too.
         let replicas = try await steps.replicaResults(run: record.id, step: step)
@@ -280,6 +290,18 @@ public actor Coordinator {
         if checkpoint { try await prune(run: record.id, checkpoint: version) }
         logger.info("\(String(format: "run %d step %d: loss %.4f", record.id, version, trainLoss))")
         stepObserved(run: record.id, tokens: tokens)
+        return true
+    }
+
+    /// A result of the step is gone from the blob store (a power loss took a
+    /// file not yet synced, or someone removed it): its copies are set aside
+    /// and their units computed again, rather than the step failing for ever.
+    /// Throws `error` when there was nothing left to set aside.
+    nonisolated func dropLost(_ sha: String, run: Int, step: Int, _ error: BlobError) async throws {
+        let dropped = try await trust.dropUnappliedResults(payload: sha, reason: "its payload was lost from the blob store")
+        guard dropped > 0 else { throw error }
+        logger.warning("run \(run) step \(step): \(error); \(dropped) result(s) set aside, their units are computed again")
+        workSignal.signal()
     }
 
     /// Step-duration and token metrics for a step this process applied.
