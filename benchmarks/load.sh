@@ -25,11 +25,13 @@
 #
 #   benchmarks/load.sh                      # N = 10 100 1000, then 1000 computing ~0.5 s; 15 s each
 #   KOINON_LOAD_WORKERS="100" KOINON_LOAD_PACED="" KOINON_LOAD_SECONDS=30 benchmarks/load.sh
+#   KOINON_LOAD_COORDINATOR_DIR=/tmp/old benchmarks/load.sh   # another build's koinon-coordinator, to compare back to back
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 source scripts/lib.sh
 bin=$root/.build/release
+coordinator_bin=${KOINON_LOAD_COORDINATOR_DIR:-$bin}
 counts=${KOINON_LOAD_WORKERS-10 100 1000}
 paced=${KOINON_LOAD_PACED-1000:0.5}
 seconds=${KOINON_LOAD_SECONDS:-15}
@@ -44,14 +46,14 @@ dir=$(mktemp -d /tmp/koinon-load.XXXXXX)
 chmod 755 "$dir"
 trap 'kill -TERM "${KOINON_COORDINATOR_PID:-0}" 2>/dev/null; wait 2>/dev/null; [ -n "${KOINON_LOAD_KEEP:-}" ] || rm -rf "$dir"' EXIT
 corpus=$(koinon_corpus "$dir")
-"$bin/koinon-coordinator" dataset build --input "$corpus" --train-tokenizer 257 --out "$dir/data" >/dev/null
+"$coordinator_bin/koinon-coordinator" dataset build --input "$corpus" --train-tokenizer 257 --out "$dir/data" >/dev/null
 # A tiny model and steps of 4,096 one-sequence units: the benchmark measures
 # the coordinator, not the model.
 koinon_tiny_run "$dir" load 100000
 port=$(koinon_free_port 8080)
-koinon_start_coordinator "$bin" "$port" "$dir/coordinator" "$dir/coordinator.log" --lease-seconds 120 \
+koinon_start_coordinator "$coordinator_bin" "$port" "$dir/coordinator" "$dir/coordinator.log" --lease-seconds 120 \
     --registrations-per-minute 0 --worker-requests-per-second 0 --insecure-http --no-replication
-"$bin/koinon-coordinator" run create --config "$dir/load.yaml" --coordinator "http://127.0.0.1:$port" --insecure-http \
+"$coordinator_bin/koinon-coordinator" run create --config "$dir/load.yaml" --coordinator "http://127.0.0.1:$port" --insecure-http \
     --data-dir "$dir/coordinator"
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 for n in $counts; do

@@ -36,8 +36,8 @@ public struct CoordinatorSettings: Sendable {
     /// for runs whose run.yaml sets no `checkpoint_interval`.
     public var checkpointEvery: Int = 25
     public var threads: Int? = nil
-    /// The longest a database statement (or transaction) may take to answer
-    /// before its caller gets an error (see `Database`).
+    /// The longest a database statement may take to answer before its caller
+    /// gets an error (see `Database`).
     public var databaseTimeLimit: Duration = .seconds(30)
     /// Worker registrations (`POST /v1/workers`) a client address may make:
     /// earned back per minute, and at once (either 0: no limit). Enough for
