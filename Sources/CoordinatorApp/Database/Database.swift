@@ -48,8 +48,9 @@ public struct Database: Sendable {
     }
 
     /// `body` in a transaction: committed when it returns, rolled back when it
-    /// throws. A connection left in doubt (its ROLLBACK or COMMIT failed) is
-    /// closed rather than handed to the next caller mid-transaction.
+    /// throws. A connection left in doubt (a statement of it timed out, its
+    /// ROLLBACK or COMMIT failed) is closed, which ends the transaction,
+    /// rather than handed to the next caller mid-transaction.
     @discardableResult
     public func withTransaction<T>(
         logger: Logger, isolation: isolated (any Actor)? = #isolation, _ body: (Connection) async throws -> sending T
@@ -58,7 +59,11 @@ public struct Database: Sendable {
             try await conn.query("BEGIN", logger: logger)
             let value: T
             do { value = try await body(conn) } catch {
-                do { try await conn.query("ROLLBACK", logger: logger) } catch { await conn.close() }
+                if error is TimeLimitExceeded {
+                    await conn.close()  // a ROLLBACK would queue behind the statement that did not answer
+                } else {
+                    do { try await conn.query("ROLLBACK", logger: logger) } catch { await conn.close() }
+                }
                 throw error
             }
             do { try await conn.query("COMMIT", logger: logger) } catch {
