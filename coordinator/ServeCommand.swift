@@ -40,8 +40,8 @@ struct ServeCommand: AsyncParsableCommand {
         if tlsCert != nil && !tlsName.isEmpty {
             throw ValidationError("--tls-name adds names to the coordinator's own certificate; a --tls-cert names its hosts itself")
         }
-        guard databaseTimeout > 0, databaseTimeout.isFinite else {
-            throw ValidationError("--database-timeout must be a positive number of seconds")
+        guard databaseTimeout >= 0.001, databaseTimeout <= 86_400 else {
+            throw ValidationError("--database-timeout must be a number of seconds from 0.001 to 86400")
         }
     }
 

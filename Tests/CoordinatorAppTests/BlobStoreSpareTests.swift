@@ -25,6 +25,22 @@ import Testing
         #expect(try store.get(try store.put(other)) == other)
     }
 
+    @Test func aDamagedFileUnderABlobsNameIsWrittenAgain() throws {
+        let root = try TestDatabase.scratchDirectory("damaged")
+        let data = Self.bytes(20_000, seed: 4)
+        let sha = BlobStore.sha256(data)
+        // What a power loss can leave of an unsynced put: the name, with no bytes or the wrong ones.
+        for damage in [Data(), Self.bytes(20_000, seed: 5)] {
+            let before = try BlobStore(root: root, memoryBytes: 0)
+            try FileManager.default.createDirectory(at: before.url(for: sha).deletingLastPathComponent(), withIntermediateDirectories: true)
+            try damage.write(to: before.url(for: sha))
+            let store = try BlobStore(root: root, memoryBytes: 0)  // a restarted coordinator: nothing in memory
+            try store.put(data, sha256: sha, synced: false)
+            #expect(try Data(contentsOf: store.url(for: sha)) == data)
+            #expect(try store.get(sha) == data)
+        }
+    }
+
     @Test func sparesAreKeptUpToTheLimitAndFoundAgainAfterARestart() throws {
         let root = try TestDatabase.scratchDirectory("spares-limit")
         let store = try BlobStore(root: root, memoryBytes: 0, spareFiles: 2)

@@ -96,6 +96,28 @@ import Testing
         }
     }
 
+    @Test func aSessionWhoseStatementTimedOutIsClosedNotPooled() async throws {
+        try await TestDatabase.withFresh { (db: TestDatabase) async throws in
+            let database = Database(db.client, timeLimit: .milliseconds(300))
+            // A session-level lock, then a statement over the limit: the session must not go back to the
+            // pool holding the lock (or with the late statement still to run there).
+            await #expect(throws: TimeLimitExceeded.self) {
+                try await database.withConnection { conn in
+                    try await conn.query("SELECT pg_advisory_lock(4242)", logger: Self.logger)
+                    try await conn.query("SELECT pg_sleep(2)", logger: Self.logger)
+                }
+            }
+            let deadline = ContinuousClock.now + .seconds(30)
+            var held = -1
+            while ContinuousClock.now < deadline {
+                held = try await Self.count(database, "SELECT count(*)::int FROM pg_locks WHERE locktype = 'advisory' AND objid = 4242")
+                if held == 0 { break }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            #expect(held == 0)
+        }
+    }
+
     @Test func aServerClosingTheSessionCountsAsUnavailable() async throws {
         try await TestDatabase.withFresh { (db: TestDatabase) async throws in
             let database = Database(db.client, timeLimit: .seconds(2))

@@ -1,5 +1,6 @@
 import Logging
 import PostgresNIO
+import Synchronization
 
 /// The coordinator's PostgreSQL: a `PostgresClient` whose every statement has
 /// a time limit.
@@ -40,37 +41,46 @@ public struct Database: Sendable {
         }.value
     }
 
-    /// `body` with a connection of the pool to itself (a session-level lock, say).
+    /// `body` with a connection of the pool to itself (a session-level lock,
+    /// say). A connection on which a statement timed out is closed before it
+    /// goes back: that statement may still run there, late (a `BEGIN`, a lock).
     public func withConnection<T>(
         isolation: isolated (any Actor)? = #isolation, _ body: (Connection) async throws -> sending T
     ) async throws -> sending T {
-        try await client.withConnection(isolation: isolation) { try await body(Connection(connection: $0, timeLimit: timeLimit)) }
+        try await client.withConnection(isolation: isolation) { raw in
+            let conn = Connection(connection: raw, timeLimit: timeLimit)
+            do {
+                let value = try await body(conn)
+                if conn.inDoubt { await conn.close() }
+                return value
+            } catch {
+                if conn.inDoubt { await conn.close() }
+                throw error
+            }
+        }
     }
 
     /// `body` in a transaction: committed when it returns, rolled back when it
-    /// throws. A connection left in doubt (a statement of it timed out, its
-    /// ROLLBACK or COMMIT failed) is closed, which ends the transaction,
-    /// rather than handed to the next caller mid-transaction.
+    /// throws. A connection left in doubt (a statement of it timed out, or its
+    /// ROLLBACK failed) is closed, which ends the transaction, rather than
+    /// handed to the next caller mid-transaction.
     @discardableResult
     public func withTransaction<T>(
         logger: Logger, isolation: isolated (any Actor)? = #isolation, _ body: (Connection) async throws -> sending T
     ) async throws -> sending T {
         try await withConnection(isolation: isolation) { conn in
-            try await conn.query("BEGIN", logger: logger)
-            let value: T
-            do { value = try await body(conn) } catch {
-                if error is TimeLimitExceeded {
-                    await conn.close()  // a ROLLBACK would queue behind the statement that did not answer
-                } else {
-                    do { try await conn.query("ROLLBACK", logger: logger) } catch { await conn.close() }
+            do {
+                try await conn.query("BEGIN", logger: logger)
+                let value = try await body(conn)
+                try await conn.query("COMMIT", logger: logger)
+                return value
+            } catch {
+                // (After a time-out a ROLLBACK would only queue behind the statement that did not answer.)
+                if !conn.inDoubt {
+                    do { try await conn.query("ROLLBACK", logger: logger) } catch { conn.doubt.set() }
                 }
                 throw error
             }
-            do { try await conn.query("COMMIT", logger: logger) } catch {
-                await conn.close()
-                throw error
-            }
-            return value
         }
     }
 
@@ -78,16 +88,32 @@ public struct Database: Sendable {
     public struct Connection: Sendable {
         let connection: PostgresConnection
         let timeLimit: Duration
+        /// Set when a statement timed out: it may still run on this session.
+        let doubt = Flag()
+
+        var inDoubt: Bool { doubt.isSet }
 
         @discardableResult
         public func query(_ query: PostgresQuery, logger: Logger) async throws -> PostgresRowSequence {
-            try await withTimeLimit(timeLimit, Database.statement) { [connection] in
-                try await connection.query(query, logger: logger)
+            do {
+                return try await withTimeLimit(timeLimit, Database.statement) { [connection] in
+                    try await connection.query(query, logger: logger)
+                }
+            } catch let error as TimeLimitExceeded {
+                doubt.set()
+                throw error
             }
         }
 
         /// Closes the session (which ends its transaction and releases its locks).
         public func close() async { try? await connection.close() }
+    }
+
+    /// A flag set once, read from any task.
+    final class Flag: Sendable {
+        private let value = Mutex(false)
+        func set() { value.withLock { $0 = true } }
+        var isSet: Bool { value.withLock { $0 } }
     }
 }
 

@@ -5,7 +5,10 @@ public struct TimeLimitExceeded: Error, CustomStringConvertible, Equatable {
     /// What timed out, in words ("a database statement").
     public var what: String
     public var limit: Duration
-    public var description: String { "\(what) did not answer within \(limit.components.seconds) s" }
+    public var description: String {
+        let seconds = Double(limit.components.seconds) + Double(limit.components.attoseconds) / 1e18
+        return "\(what) did not answer within \(seconds == seconds.rounded() ? "\(Int(seconds))" : "\(seconds)") s"
+    }
 }
 
 /// `operation`'s answer, or `TimeLimitExceeded` once `limit` passes first

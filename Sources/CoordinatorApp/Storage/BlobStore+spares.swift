@@ -38,19 +38,24 @@ final class SpareFiles: Sendable {
     }
 
     /// Writes `data` into a spare file moved to `path` first (so no one else
-    /// takes it); false when there is none, or it could not be used.
-    func write(_ data: Data, to path: String, synced: Bool) -> Bool {
+    /// takes it); false when there is none, or it could not be used (then
+    /// nothing is left at `path`).
+    func write(_ data: Data, to path: String) -> Bool {
         guard let name = names.withLock({ $0.popLast() }) else { return false }
         guard rename(directory.appendingPathComponent(name).path, path) == 0 else { return false }
-        return (try? BlobFile.write(data, to: path, create: false, synced: synced)) != nil
+        do { try BlobFile.write(data, to: path, create: false) } catch {
+            unlink(path)
+            return false
+        }
+        return true
     }
 }
 
-/// Writing a blob's bytes into a file.
+/// Writing a blob's bytes into a file (not synced: `BlobStore.sync` does that).
 enum BlobFile {
-    /// `data` into the file at `path` (made, or an existing one written over
-    /// and cut to size); with `synced`, fsync'd before it is closed.
-    static func write(_ data: Data, to path: String, create: Bool, synced: Bool) throws {
+    /// `data` into the file at `path`: made, or an existing one written over
+    /// and cut to size.
+    static func write(_ data: Data, to path: String, create: Bool) throws {
         let fd = open(path, O_WRONLY | O_CLOEXEC | (create ? O_CREAT | O_EXCL : 0), 0o644)
         guard fd >= 0 else { throw BlobError.io("open \(path)", errno) }
         defer { close(fd) }
@@ -64,6 +69,5 @@ enum BlobFile {
             }
         }
         if !create, ftruncate(fd, off_t(data.count)) != 0 { throw BlobError.io("truncate \(path)", errno) }
-        if synced, fsync(fd) != 0 { throw BlobError.io("fsync \(path)", errno) }
     }
 }

@@ -10,13 +10,14 @@ import Wire
 /// the process never leaves a partial blob under a valid name; any static
 /// HTTP server can serve it.
 ///
-/// What the run cannot do without (parameter versions, optimizer state,
-/// datasets) is synced to the disk before it is renamed into place, so the
-/// database never names one a power loss could take. Workers' results are
-/// not (`synced: false`): an fsync per result was a seventh of the
-/// coordinator's time under load, and a result lost with the machine is
-/// found when its step is applied (`get` says missing or corrupt) and its
-/// unit computed again.
+/// What the run cannot do without (optimizer state, datasets, checkpoints'
+/// parameters) is synced to the disk, bytes and name, before `put` returns,
+/// so the database never names one a power loss could take. Workers'
+/// results and each step's new version are put with `synced: false` (an
+/// fsync per result was a seventh of the coordinator's time under load):
+/// one `sync` before the step commits covers them all. A result lost with
+/// the machine before that is found when its step is applied (`get` says
+/// missing or corrupt) and its unit computed again.
 ///
 /// The newest blobs (up to `memoryBytes`) are also kept in memory: the
 /// parameters every worker downloads at each step and the gradients the step
@@ -66,24 +67,31 @@ public struct BlobStore: Sendable {
     }
 
     /// Stores `data` whose SHA-256 the caller has just computed; `synced`:
-    /// on the disk before it has its name (see the type's comment).
+    /// on the disk, under its name, before this returns (see the type's comment).
     public func put(_ data: Data, sha256 hash: String, synced: Bool = true) throws {
         let target = path(for: hash)
-        if FileManager.default.fileExists(atPath: target) {
-            recent.insert(hash, data)
-            return
+        if !holds(hash, at: target) {
+            try FileManager.default.createDirectory(atPath: rootPath + "/" + hash.prefix(2), withIntermediateDirectories: true)
+            let temp = rootPath + "/tmp/" + UUID().uuidString
+            // Into a spare file if there is one, else a new file; then renamed over whatever has the name.
+            if !spares.write(data, to: temp) { try BlobFile.write(data, to: temp, create: true) }
+            guard rename(temp, target) == 0 else {
+                let code = errno
+                unlink(temp)
+                throw BlobError.io("rename to \(target)", code)
+            }
         }
-        try FileManager.default.createDirectory(atPath: rootPath + "/" + hash.prefix(2), withIntermediateDirectories: true)
-        let temp = rootPath + "/tmp/" + UUID().uuidString
-        // Into a spare file if there is one (a spare half written is simply replaced), else a new file.
-        if !spares.write(data, to: temp, synced: synced) { try BlobFile.write(data, to: temp, create: true, synced: synced) }
-        do {
-            try FileManager.default.moveItem(atPath: temp, toPath: target)
-        } catch {
-            try? FileManager.default.removeItem(atPath: temp)
-            if !FileManager.default.fileExists(atPath: target) { throw error }  // else a concurrent put won
-        }
+        if synced { try sync() }  // the data and the name (also of a file an unsynced put left)
         recent.insert(hash, data)  // only once it is on disk
+    }
+
+    /// Whether the store already has the blob: in memory, or a file with the
+    /// right bytes (a file a power loss cut short, or a spare's old bytes
+    /// under a new name, is written again).
+    private func holds(_ hash: String, at target: String) -> Bool {
+        if recent.get(hash) != nil { return true }
+        guard let bytes = FileManager.default.contents(atPath: target) else { return false }
+        return Self.sha256(bytes) == hash
     }
 
     /// Everything written to the store's file system so far reaches the disk
@@ -170,7 +178,16 @@ public enum BlobError: Error, CustomStringConvertible, Equatable {
     }
 }
 
+#if os(Linux)
 /// glibc's `syncfs(2)`, which the Glibc module does not import (it is declared
-/// under `_GNU_SOURCE` only).
+/// under `_GNU_SOURCE` only). One `int` in and out: the C and Swift calling
+/// conventions agree for it on x86-64 and arm64.
 @_silgen_name("syncfs")
 private func linuxSyncfs(_ fd: Int32) -> Int32
+#else
+/// No `syncfs` elsewhere: everything is synced.
+private func linuxSyncfs(_ fd: Int32) -> Int32 {
+    sync()
+    return 0
+}
+#endif

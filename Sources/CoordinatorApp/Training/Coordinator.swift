@@ -298,6 +298,7 @@ public actor Coordinator {
     /// and their units computed again, rather than the step failing for ever.
     /// Throws `error` when there was nothing left to set aside.
     nonisolated func dropLost(_ sha: String, run: Int, step: Int, _ error: BlobError) async throws {
+        blobs.remove(sha)  // a damaged file goes (a result with the same bytes is written anew)
         let dropped = try await trust.dropUnappliedResults(payload: sha, reason: "its payload was lost from the blob store")
         guard dropped > 0 else { throw error }
         logger.warning("run \(run) step \(step): \(error); \(dropped) result(s) set aside, their units are computed again")
