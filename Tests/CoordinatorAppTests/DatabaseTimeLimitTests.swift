@@ -83,16 +83,9 @@ import Testing
             }
             #expect(try await Self.count(database, "SELECT coalesce(sum(x), 0)::int FROM t") == 2)
             // The timed-out session was rolled back or closed, not left holding its transaction.
-            let deadline = ContinuousClock.now + .seconds(30)
-            var inTransaction = -1
-            while ContinuousClock.now < deadline {
-                inTransaction = try await Self.count(database, """
-                    SELECT count(*)::int FROM pg_stat_activity WHERE datname = current_database() AND state LIKE 'idle in transaction%'
-                    """)
-                if inTransaction == 0 { break }
-                try await Task.sleep(for: .milliseconds(100))
-            }
-            #expect(inTransaction == 0)
+            #expect(try await Self.countFallsToZero(database, """
+                SELECT count(*)::int FROM pg_stat_activity WHERE datname = current_database() AND state LIKE 'idle in transaction%'
+                """))
         }
     }
 
@@ -107,14 +100,7 @@ import Testing
                     try await conn.query("SELECT pg_sleep(2)", logger: Self.logger)
                 }
             }
-            let deadline = ContinuousClock.now + .seconds(30)
-            var held = -1
-            while ContinuousClock.now < deadline {
-                held = try await Self.count(database, "SELECT count(*)::int FROM pg_locks WHERE locktype = 'advisory' AND objid = 4242")
-                if held == 0 { break }
-                try await Task.sleep(for: .milliseconds(100))
-            }
-            #expect(held == 0)
+            #expect(try await Self.countFallsToZero(database, "SELECT count(*)::int FROM pg_locks WHERE locktype = 'advisory' AND objid = 4242"))
         }
     }
 
@@ -162,6 +148,16 @@ import Testing
             }
             #expect(ContinuousClock.now - started < .seconds(5))
         }
+    }
+
+    /// Whether `sql`'s count reaches 0 within 30 s (a closed session's backend ends when its statement does).
+    static func countFallsToZero(_ database: Database, _ sql: String) async throws -> Bool {
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline {
+            if try await count(database, sql) == 0 { return true }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        return false
     }
 
     static func count(_ database: Database, _ sql: String) async throws -> Int {
