@@ -62,5 +62,20 @@ import Testing
         #expect(try await coalescer(1) == 2)
     }
 
+    @Test func aBatchThatNeverAnswersTimesOutAndLaterCallsStillRun() async throws {
+        let calls = Mutex(0)
+        let coalescer = Coalescer<Int, Int>(maxBatch: 4, timeLimit: .milliseconds(200)) { inputs in
+            let first = calls.withLock { n in
+                defer { n += 1 }
+                return n == 0
+            }
+            // The first batch hangs (rows that never come on a half-open connection), ignoring cancellation.
+            if first { await Task.detached { try? await Task.sleep(for: .seconds(3600)) }.value }
+            return inputs.map { .success($0) }
+        }
+        await #expect(throws: TimeLimitExceeded.self) { try await coalescer(1) }
+        #expect(try await coalescer(2) == 2)
+    }
+
     struct Oops: Error { var value: Int }
 }

@@ -50,18 +50,23 @@ final class Coalescer<Input: Sendable, Output: Sendable>: Sendable {
 
     private let queue: Mutex<CoalescingQueue<Call>>
     private let execute: Execute
+    private let timeLimit: Duration
 
-    /// `execute` must answer in bounded time (the coordinator's statements
-    /// do: `Database` gives each a time limit): the next batch waits for it.
-    init(maxBatch: Int, execute: @escaping Execute) {
+    /// `timeLimit`: a batch not answered by then is answered with
+    /// `TimeLimitExceeded` (and left behind), so that the next batches do
+    /// not wait for it. (`Database` limits each statement already; this also
+    /// covers reading their rows, and everything else a batch does.)
+    init(maxBatch: Int, timeLimit: Duration = .seconds(60), execute: @escaping Execute) {
         queue = Mutex(CoalescingQueue(maxBatch: maxBatch))
         self.execute = execute
+        self.timeLimit = timeLimit
     }
 
     /// For a batch that succeeds or fails as a whole: one output per input,
     /// in order, or an error every call of the batch gets.
-    convenience init(maxBatch: Int, executeAll: @escaping @Sendable ([Input]) async throws -> [Output]) {
-        self.init(maxBatch: maxBatch) { inputs in
+    convenience init(maxBatch: Int, timeLimit: Duration = .seconds(60),
+                     executeAll: @escaping @Sendable ([Input]) async throws -> [Output]) {
+        self.init(maxBatch: maxBatch, timeLimit: timeLimit) { inputs in
             do { return try await executeAll(inputs).map { .success($0) } } catch { return inputs.map { _ in .failure(error) } }
         }
     }
@@ -77,7 +82,11 @@ final class Coalescer<Input: Sendable, Output: Sendable>: Sendable {
         while true {
             let batch = queue.withLock { $0.nextBatch() }
             if batch.isEmpty { return }
-            let results = await execute(batch.map(\.input))
+            let inputs = batch.map(\.input), execute = self.execute
+            let results: [Result<Output, any Error>]
+            do { results = try await withTimeLimit(timeLimit, "a batch of database work") { await execute(inputs) } } catch {
+                results = inputs.map { _ in .failure(error) }
+            }
             for (i, call) in batch.enumerated() {
                 call.continuation.resume(with: i < results.count ? results[i] : .failure(CoalescerError.missingResult))
             }
