@@ -147,9 +147,6 @@ extension Database {
             let state = e.serverInfo?[.sqlState] ?? ""
             return state.hasPrefix("57P") || state.hasPrefix("08")
         }
-        if let e = error as? PostgresTransactionError {
-            return [e.beginError, e.closureError, e.commitError].contains { $0.map(isUnavailable) ?? false }
-        }
         return String(describing: type(of: error)).contains("ConnectionPoolError")
     }
 }

@@ -86,7 +86,6 @@ struct ErrorMiddleware: RouterMiddleware {
     /// SQLSTATE class 22 (data exception: a string with NUL, a number out of
     /// range, ...) and 23514 (a CHECK constraint): the value, not the server.
     static func isRefusedData(_ error: any Error) -> Bool {
-        if let e = error as? PostgresTransactionError { return e.closureError.map(isRefusedData) ?? false }
         guard let e = error as? PSQLError, e.code == .server, let state = e.serverInfo?[.sqlState] else { return false }
         return state.hasPrefix("22") || state == "23514"
     }
