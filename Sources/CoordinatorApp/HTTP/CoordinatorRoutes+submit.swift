@@ -80,7 +80,9 @@ extension CoordinatorRoutes {
         // Not synced: a result lost with the machine is found when its step is applied, and computed again.
         try coordinator.blobs.put(data, sha256: sha, synced: false)
         // Evaluation units are replicated like training units: a wrong validation loss misleads everyone watching.
-        let replicate = coordinator.drawsReplica(standing)
+        let suspicious = !unit.isEvaluation
+            && coordinator.pointsAgainstItsStep(run: unit.run, step: unit.step, values: payload.values, norm: norm)
+        let replicate = suspicious || coordinator.drawsReplica(standing)
         let outcome = try await coordinator.leases.submit(lease: lease, worker: worker, payload: sha, loss: metadata.loss,
                                                           tokens: metadata.tokenCount, replicate: replicate,
                                                           replicateDuplicates: coordinator.settings.trust.replicates,

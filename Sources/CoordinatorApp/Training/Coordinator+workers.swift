@@ -108,5 +108,22 @@ extension Coordinator {
         normMonitors.withLock { $0[run, default: newNormMonitor()].accepted(norm: norm) }
     }
 
+    /// Whether a training result of `step` points against its step's
+    /// earlier results (`GradientDirectionCheck`), and so is replicated
+    /// whatever its worker's trust. Every result is judged, so that the
+    /// step's sum holds every plausible one.
+    nonisolated public func pointsAgainstItsStep(run: Int, step: Int, values: [Float], norm: Double) -> Bool {
+        guard let minimumCosine = settings.directionMinimumCosine, settings.trust.replicates else { return false }
+        let verdict = values.withUnsafeBufferPointer { v in
+            directionChecks.withLock { checks in
+                checks[run, default: GradientDirectionCheck(minimumCosine: minimumCosine)].judge(step: step, values: v, norm: norm)
+            }
+        }
+        guard case .suspicious(let cosine) = verdict else { return false }
+        logger.info("\(String(format: "run %d step %d: a result points against the step's other results (cosine %.3f); it is replicated", run, step, cosine))")
+        CoordinatorMetrics.directionSuspect()
+        return true
+    }
+
     nonisolated private func newNormMonitor() -> GradientNormMonitor { GradientNormMonitor(maximumRatio: settings.maxNormRatio) }
 }

@@ -20,6 +20,10 @@ public struct CoordinatorSettings: Sendable {
     /// A training result whose gradient's L2 norm is more than this many times
     /// the median of the run's recent accepted results is rejected (0: off).
     public var maxNormRatio: Double = 10
+    /// A training result whose cosine with the sum of its step's earlier
+    /// results is below this is replicated whatever its worker's trust
+    /// (`GradientDirectionCheck`; nil: off). Only with replication on.
+    public var directionMinimumCosine: Double? = GradientDirectionCheck.defaultMinimumCosine
     /// Adaptive replication (DESIGN §4). Off here so a library user or a test
     /// with one worker is not left waiting for a replica; `serve` turns it on
     /// by default.
@@ -87,6 +91,8 @@ public actor Coordinator {
     let infoCache = Mutex<[Int: RunInfo]>([:])
     /// Per run, the recent accepted gradient norms the norm check judges by (this process's view).
     let normMonitors = Mutex<[Int: GradientNormMonitor]>([:])
+    /// Per run, the direction check's sum of the current step's results (this process's view).
+    let directionChecks = Mutex<[Int: GradientDirectionCheck]>([:])
     var ticking = false
     /// Set while the schema may be missing (migrations run at start-up).
     public private(set) var housekeepingPaused = false
