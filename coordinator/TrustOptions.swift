@@ -22,6 +22,8 @@ struct TrustOptions: ParsableArguments {
     var replicaMinCosine = ReplicaTolerance().minimumCosine
     @Option(help: "Largest difference between two copies' reported losses that still agree.")
     var replicaLossDifference = ReplicaTolerance().lossDifference
+    @Option(help: "A training result whose cosine with its step's earlier results is below this is replicated, whatever its worker's trust (-1: never).")
+    var directionMinCosine = GradientDirectionCheck.defaultMinimumCosine
     @Flag(help: "Let a worker at the same address as a unit's first copy verify it (only where every worker shares an address: a demo on one machine).")
     var replicasFromSameAddress = false
 
@@ -30,6 +32,7 @@ struct TrustOptions: ParsableArguments {
             throw ValidationError("--probation-results and --quarantine-hours must not be negative, --strikes-to-quarantine at least 1")
         }
         guard (0...1).contains(minReplication) else { throw ValidationError("--min-replication is a probability (0 to 1)") }
+        guard (-1...1).contains(directionMinCosine) else { throw ValidationError("--direction-min-cosine is a cosine (-1 to 1)") }
         guard replicaRelativeError >= 0, (-1...1).contains(replicaMinCosine), replicaLossDifference >= 0 else {
             throw ValidationError("--replica-relative-error and --replica-loss-difference must not be negative, --replica-min-cosine is in [-1, 1]")
         }
@@ -42,5 +45,7 @@ struct TrustOptions: ParsableArguments {
         settings.replicaTolerance = ReplicaTolerance(relativeL2Error: replicaRelativeError, minimumCosine: replicaMinCosine,
                                                      lossDifference: replicaLossDifference)
         settings.replicasFromDistinctAddresses = !replicasFromSameAddress
+        // (No cosine is below -1: the check would only cost its pass over every result.)
+        settings.directionMinimumCosine = directionMinCosine > -1 ? directionMinCosine : nil
     }
 }

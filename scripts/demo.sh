@@ -9,7 +9,8 @@
 #
 # Knobs (environment): KOINON_DEMO_CORPUS (a text file), KOINON_DEMO_STEPS
 # (default 600), KOINON_DEMO_PORT (default: the first free from 8080),
-# KOINON_DEMO_WORKERS (default 2), KOINON_DEMO_EVAL (validation every N steps).
+# KOINON_DEMO_WORKERS (default 2), KOINON_DEMO_EVAL (validation every N steps),
+# KOINON_DEMO_SERVE_ARGS (more `koinon-coordinator serve` options, to compare settings).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -48,7 +49,8 @@ trap cleanup EXIT
 
 say "coordinator with embedded PostgreSQL on $url (HTTPS, self-signed certificate)"
 # Results are verified by replication as on a real deployment; every worker here shares 127.0.0.1.
-koinon_start_coordinator "$bin" "$port" "$data" "$demo/coordinator.log" --replicas-from-same-address
+read -r -a serve_args <<<"${KOINON_DEMO_SERVE_ARGS:-}"
+koinon_start_coordinator "$bin" "$port" "$data" "$demo/coordinator.log" --replicas-from-same-address ${serve_args[@]+"${serve_args[@]}"}
 pids+=("$KOINON_COORDINATOR_PID")
 grep -E "database|migration" "$demo/coordinator.log" | sed 's/^/  /' || true
 fingerprint=$(koinon_fingerprint "$demo/coordinator.log")
