@@ -22,7 +22,7 @@ struct TrustOptions: ParsableArguments {
     var replicaMinCosine = ReplicaTolerance().minimumCosine
     @Option(help: "Largest difference between two copies' reported losses that still agree.")
     var replicaLossDifference = ReplicaTolerance().lossDifference
-    @Option(help: "A training result whose cosine with its step's earlier results is below this is replicated, whatever its worker's trust (-1: never).")
+    @Option(help: "A training result whose cosine with its step's earlier results is below this is replicated, whatever its worker's trust (--direction-min-cosine=-1: never).")
     var directionMinCosine = GradientDirectionCheck.defaultMinimumCosine
     @Flag(help: "Let a worker at the same address as a unit's first copy verify it (only where every worker shares an address: a demo on one machine).")
     var replicasFromSameAddress = false
