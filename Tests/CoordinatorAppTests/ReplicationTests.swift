@@ -204,6 +204,23 @@ import Wire
         }
     }
 
+    @Test func aTrustedWorkersResultPointingAgainstItsStepIsReplicated() async throws {
+        // Every worker long trusted (a replica one time in a million): only the direction check calls for one.
+        try await Self.withCoordinator(policy: TrustPolicy(minimumReplicationProbability: 0)) { coordinator, run, count, client in
+            let alice = try await Hand.register(client, name: "alice", count: count)
+            let mallory = try await Hand.register(client, name: "mallory", count: count)
+            try await coordinator.db.query("UPDATE workers SET consecutive_valid = 1000000", logger: Self.logger)
+            let a0 = try await alice.mustLease()
+            #expect(try await alice.submit(a0, Self.honest(0)).1.verification == .unreplicated)  // the step's first: unjudged
+            let m1 = try await mallory.mustLease()
+            let flipped = try await mallory.submit(m1, -Self.honest(1))  // cosine −1 with unit 0
+            #expect(flipped.1.status == .accepted && flipped.1.verification == .pending)
+            let a2 = try await alice.mustLease()
+            #expect(a2.unitIndex == 2)
+            #expect(try await alice.submit(a2, Self.honest(2)).1.verification == .unreplicated)  // along the step
+        }
+    }
+
     @Test func aBannedWorkerIsRefusedAndLosesItsUnappliedResultsUntilUnbanned() async throws {
         try await Self.withCoordinator(policy: .off) { coordinator, run, count, client in
             let mallory = try await Hand.register(client, name: "mallory", count: count)

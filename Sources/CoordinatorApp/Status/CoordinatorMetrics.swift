@@ -37,7 +37,7 @@ public enum CoordinatorMetrics {
         "koinon_http_active_requests": "HTTP requests being served now, by method.",
         "koinon_results_total": "Results received, by outcome (accepted, superseded, rejected).",
         "koinon_rejections_total": "Results rejected by verification, by reason.",
-        "koinon_direction_suspects_total": "Trusted workers' results replicated because they pointed against the last step.",
+        "koinon_direction_suspects_total": "Training results replicated because they pointed against their step's earlier results.",
         "koinon_step_duration_seconds": "Wall time between a run's consecutive applied steps.",
         "koinon_tokens_trained_total": "Tokens in applied steps, by run.",
         "koinon_units": "The current step's training units by state, by run.",
