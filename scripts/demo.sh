@@ -10,7 +10,10 @@
 # Knobs (environment): KOINON_DEMO_CORPUS (a text file), KOINON_DEMO_STEPS
 # (default 600), KOINON_DEMO_PORT (default: the first free from 8080),
 # KOINON_DEMO_WORKERS (default 2), KOINON_DEMO_EVAL (validation every N steps),
-# KOINON_DEMO_SERVE_ARGS (more `koinon-coordinator serve` options, to compare settings).
+# KOINON_DEMO_SERVE_ARGS (more `koinon-coordinator serve` options, to compare settings),
+# KOINON_DEMO_LOCAL_STEPS (H > 1: local-steps mode, H batches a unit; then
+# KOINON_DEMO_STEPS and KOINON_DEMO_EVAL count batches and the run has
+# STEPS / H steps; KOINON_OUTER_LR, KOINON_OUTER_MOMENTUM for its outer SGD).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -20,6 +23,7 @@ demo=${KOINON_DEMO_DIR:-$root/.build/demo}
 steps=${KOINON_DEMO_STEPS:-600}
 workers=${KOINON_DEMO_WORKERS:-2}
 eval_every=${KOINON_DEMO_EVAL:-100}
+local_steps=${KOINON_DEMO_LOCAL_STEPS:-1}
 bin=$root/.build/release
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
@@ -36,7 +40,12 @@ echo "corpus: $corpus ($(wc -c <"$corpus") bytes)"
 
 say "dataset: clean, dedupe, byte-level tokens (257 = every byte + end of text), shards"
 koinon_char_dataset "$bin" "$corpus" "$demo/data" | sed 's/^/  /'
-koinon_char_run_yaml "$steps" "$eval_every" >"$demo/run.yaml"
+koinon_char_run_yaml "$steps" "$eval_every" "$local_steps" >"$demo/run.yaml"
+if [ "$local_steps" -gt 1 ]; then  # the run's steps are outer steps of $local_steps batches each
+    echo "local-steps mode: $((steps / local_steps)) steps of $local_steps batches per unit"
+    steps=$((steps / local_steps))
+    eval_every=$((eval_every / local_steps))
+fi
 
 port=${KOINON_DEMO_PORT:-$(koinon_free_port 8080)}
 url=https://127.0.0.1:$port

@@ -94,9 +94,17 @@ seed: 1
 YAML
 }
 
-# koinon_char_run_yaml STEPS EVAL_EVERY: nanoGPT's CPU recipe for tiny
-# Shakespeare as a Koinon run (dataset directory "data" beside the YAML).
+# koinon_char_run_yaml STEPS EVAL_EVERY [LOCAL_STEPS]: nanoGPT's CPU recipe for
+# tiny Shakespeare as a Koinon run (dataset directory "data" beside the YAML).
+# With LOCAL_STEPS = H > 1, in local-steps mode (DiLoCo): units of H AdamW
+# steps each, so STEPS / H outer steps and validation every EVAL_EVERY / H
+# (STEPS and EVAL_EVERY count batches, as nanoGPT's iterations, either way).
 koinon_char_run_yaml() {
+    local h=${3:-1} steps=$1 eval_every=$2
+    if [ "$h" -gt 1 ]; then
+        steps=$((steps / h))
+        eval_every=$((eval_every / h))
+    fi
     cat <<YAML
 # nanoGPT's CPU recipe for tiny Shakespeare, as a Koinon run: 4 layers,
 # 4 heads, 128 wide, context 64, 12 sequences a step cut into 2 work units.
@@ -115,13 +123,17 @@ batch:
   sequence_length: 64
   global_sequences: 12
   sequences_per_unit: 6
-steps: $1
+steps: $steps
 eval:
-  interval: $2
+  interval: $eval_every
   sequences: 240
 checkpoint_interval: 100
 seed: 1337
 YAML
+    if [ "$h" -gt 1 ]; then
+        printf 'local_steps:\n  steps: %d\n  outer_learning_rate: %s\n  outer_momentum: %s\n' \
+            "$h" "${KOINON_OUTER_LR:-1.0}" "${KOINON_OUTER_MOMENTUM:-0.0}"
+    fi
 }
 
 # koinon_stop COORDINATOR_PID [WORKER_PID...]: stops the workers first,

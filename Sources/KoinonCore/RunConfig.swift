@@ -96,6 +96,37 @@ public struct RunConfig: Sendable, Equatable, Codable {
         }
     }
 
+    /// Local-steps mode (`local_steps:` in run.yaml; DiLoCo, DESIGN §2): a
+    /// unit is `steps` AdamW steps on its slice of `steps` consecutive
+    /// batches, from the step's parameters and a fresh optimizer state, and
+    /// its result is the pseudo-gradient (start − end); the coordinator
+    /// averages the step's pseudo-gradients and applies them with SGD (outer
+    /// learning rate, Nesterov momentum). Workers then exchange parameters
+    /// once per `steps` batches instead of every batch. The run's `steps`
+    /// counts outer steps (parameter versions); the learning-rate schedule
+    /// and the data run over `steps × local_steps.steps` inner steps, so
+    /// outer step s, inner step k trains on the batch of inner step
+    /// s·H + k. Absent: gradient-step mode (one gradient a unit).
+    public struct LocalSteps: Sendable, Equatable, Codable {
+        public var steps: Int
+        public var outerLearningRate: Double = 1.0
+        public var outerMomentum: Double = 0.0
+        enum CodingKeys: String, CodingKey {
+            case steps, outerLearningRate = "outer_learning_rate", outerMomentum = "outer_momentum"
+        }
+        public init(steps: Int, outerLearningRate: Double = 1.0, outerMomentum: Double = 0.0) {
+            self.steps = steps
+            self.outerLearningRate = outerLearningRate
+            self.outerMomentum = outerMomentum
+        }
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            steps = try c.decode(Int.self, forKey: .steps)
+            outerLearningRate = try c.decodeIfPresent(Double.self, forKey: .outerLearningRate) ?? 1.0
+            outerMomentum = try c.decodeIfPresent(Double.self, forKey: .outerMomentum) ?? 0.0
+        }
+    }
+
     public var name: String
     public var model: Model
     public var dataset: String
@@ -104,13 +135,14 @@ public struct RunConfig: Sendable, Equatable, Codable {
     public var steps: Int
     public var eval: Eval
     public var aggregation: Aggregation
+    public var localSteps: LocalSteps?
     /// Full checkpoint (parameters + optimizer state) every K steps; 0 = only at the end.
     public var checkpointInterval: Int
     public var seed: UInt64
 
     enum CodingKeys: String, CodingKey {
         case name, model, dataset, optimizer, batch, steps, eval, seed, aggregation
-        case checkpointInterval = "checkpoint_interval"
+        case checkpointInterval = "checkpoint_interval", localSteps = "local_steps"
     }
 
     public init(from decoder: Decoder) throws {
@@ -123,6 +155,7 @@ public struct RunConfig: Sendable, Equatable, Codable {
         steps = try c.decode(Int.self, forKey: .steps)
         eval = try c.decodeIfPresent(Eval.self, forKey: .eval) ?? Eval()
         aggregation = try c.decodeIfPresent(Aggregation.self, forKey: .aggregation) ?? Aggregation()
+        localSteps = try c.decodeIfPresent(LocalSteps.self, forKey: .localSteps)
         checkpointInterval = try c.decodeIfPresent(Int.self, forKey: .checkpointInterval) ?? 0
         seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? 0
     }
@@ -179,7 +212,17 @@ public struct RunConfig: Sendable, Equatable, Codable {
                     "must be 0 (off) or at least 1, not \(aggregation.clipMultiple): below 1 even the median unit would be clipped")
         try require(eval.interval >= 0 && eval.sequences > 0, "eval", "interval must be ≥ 0 and sequences > 0")
         try require(checkpointInterval >= 0, "checkpoint_interval", "must not be negative")
+        if let l = localSteps {
+            try require(l.steps >= 1, "local_steps.steps", "must be at least 1 (inner AdamW steps per unit)")
+            try require(steps <= Int.max / l.steps, "local_steps.steps", "steps × local_steps.steps overflows")
+            try require(l.outerLearningRate.isFinite && l.outerLearningRate > 0, "local_steps.outer_learning_rate",
+                        "must be a positive number")
+            try require((0..<1).contains(l.outerMomentum), "local_steps.outer_momentum", "must be in [0, 1)")
+        }
     }
+
+    /// Inner steps (batches) a unit trains on: `local_steps.steps`, or 1 in gradient-step mode.
+    public var innerStepsPerUnit: Int { localSteps?.steps ?? 1 }
 
     /// A path from the YAML: absolute as is, relative to the YAML file's directory otherwise.
     public static func resolve(_ path: String, relativeTo directory: URL) -> URL {
@@ -187,12 +230,13 @@ public struct RunConfig: Sendable, Equatable, Codable {
         return url.standardizedFileURL
     }
 
-    /// AdamW with warmup then cosine decay to the floor at the last step.
+    /// AdamW with warmup then cosine decay to the floor at the last step
+    /// (in local-steps mode: the units' inner optimizer, over every inner step).
     public var adamW: AdamWConfig {
         let clip = optimizer.gradClip.flatMap { $0 > 0 ? $0 : nil }
         return AdamWConfig(
             schedule: LearningRateSchedule(maxRate: optimizer.learningRate, minRate: optimizer.minLearningRate,
-                                           warmupSteps: optimizer.warmupSteps, decaySteps: steps),
+                                           warmupSteps: optimizer.warmupSteps, decaySteps: steps * innerStepsPerUnit),
             beta1: optimizer.beta1, beta2: optimizer.beta2, epsilon: optimizer.epsilon,
             weightDecay: optimizer.weightDecay, maxGradNorm: clip)
     }

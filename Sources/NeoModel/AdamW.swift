@@ -28,6 +28,10 @@ public final class AdamW: @unchecked Sendable {
     public let m: FloatBuffer
     public let v: FloatBuffer
     public private(set) var step = 0
+    /// Schedule steps before this state's first update: 0 for a run's one
+    /// optimizer; a local-steps unit's inner optimizer starts fresh (step 0,
+    /// zero moments) at its outer step's place in the schedule (`restart`).
+    public private(set) var scheduleOffset = 0
     private let segments: [DecaySegment]
 
     public init(config: AdamWConfig, layout: ParameterLayout) {
@@ -39,6 +43,16 @@ public final class AdamW: @unchecked Sendable {
 
     /// Restores a saved state (moments and step count).
     public func restore(step: Int) { self.step = step }
+
+    /// A fresh state (zero moments, no steps taken) whose first update uses
+    /// the schedule's rate at `scheduleStep`: the inner optimizer of a
+    /// local-steps unit, which must not depend on what the worker computed before.
+    public func restart(scheduleStep: Int) {
+        m.zero()
+        v.zero()
+        step = 0
+        scheduleOffset = scheduleStep
+    }
 
     /// What one update did.
     public struct Report: Sendable {
@@ -54,7 +68,7 @@ public final class AdamW: @unchecked Sendable {
         let norm = backend.sumOfSquares(gradients.pointer, count: gradients.count).squareRoot()
         var clip = 1.0
         if let maxNorm = config.maxGradNorm { clip = min(1, maxNorm / (norm + 1e-6)) }
-        let lr = config.schedule.rate(at: step)
+        let lr = config.schedule.rate(at: scheduleOffset + step)
         step += 1
         backend.adamW(parameters: parameters.pointer, gradients: gradients.pointer, m: m.pointer, v: v.pointer,
                       segments: segments,

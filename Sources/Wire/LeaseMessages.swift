@@ -8,15 +8,20 @@ public struct LeaseRequest: Codable, Hashable, Sendable {
     /// This worker computes evaluation units; a worker that does not say so
     /// (an older one) never gets them.
     public var acceptsEvaluation: Bool?
+    /// This worker computes local-steps units (`Assignment.localSteps`); a
+    /// worker that does not say so is told to upgrade rather than handed one.
+    public var acceptsLocalSteps: Bool?
 
-    public init(maxWaitSeconds: Double? = nil, acceptsEvaluation: Bool? = nil) {
+    public init(maxWaitSeconds: Double? = nil, acceptsEvaluation: Bool? = nil, acceptsLocalSteps: Bool? = nil) {
         self.maxWaitSeconds = maxWaitSeconds
         self.acceptsEvaluation = acceptsEvaluation
+        self.acceptsLocalSteps = acceptsLocalSteps
     }
 
     enum CodingKeys: String, CodingKey {
         case maxWaitSeconds = "max_wait_seconds"
         case acceptsEvaluation = "accepts_evaluation"
+        case acceptsLocalSteps = "accepts_local_steps"
     }
 }
 
@@ -79,13 +84,18 @@ public struct Assignment: Codable, Hashable, Sendable {
     /// Set on evaluation units: measure the loss of parameter version `step`
     /// on held-out sequences and submit it with an empty (0-element) payload.
     public var evaluation: EvaluationSpec?
+    /// Set on training units of a local-steps run: several AdamW steps, and
+    /// the pseudo-gradient as the result (see `LocalStepsSpec`).
+    public var localSteps: LocalStepsSpec?
 
     public init(
         leaseID: UUID, runID: Int, step: Int, unitIndex: Int, parameters: ParameterVersion,
         modelConfigSHA256: String, data: UnitDataSpec, resultDType: TensorDType = .float32,
-        deadline: Date, heartbeatIntervalSeconds: Double, evaluation: EvaluationSpec? = nil
+        deadline: Date, heartbeatIntervalSeconds: Double, evaluation: EvaluationSpec? = nil,
+        localSteps: LocalStepsSpec? = nil
     ) {
         self.evaluation = evaluation
+        self.localSteps = localSteps
         self.leaseID = leaseID
         self.runID = runID
         self.step = step
@@ -110,6 +120,7 @@ public struct Assignment: Codable, Hashable, Sendable {
         case deadline
         case heartbeatIntervalSeconds = "heartbeat_interval_seconds"
         case evaluation
+        case localSteps = "local_steps"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -125,6 +136,7 @@ public struct Assignment: Codable, Hashable, Sendable {
         deadline = try container.decodeTimestamp(forKey: .deadline)
         heartbeatIntervalSeconds = try container.decode(Double.self, forKey: .heartbeatIntervalSeconds)
         evaluation = try container.decodeIfPresent(EvaluationSpec.self, forKey: .evaluation)
+        localSteps = try container.decodeIfPresent(LocalStepsSpec.self, forKey: .localSteps)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -140,7 +152,62 @@ public struct Assignment: Codable, Hashable, Sendable {
         try container.encodeTimestamp(deadline, forKey: .deadline)
         try container.encode(heartbeatIntervalSeconds, forKey: .heartbeatIntervalSeconds)
         try container.encodeIfPresent(evaluation, forKey: .evaluation)
+        try container.encodeIfPresent(localSteps, forKey: .localSteps)
     }
+}
+
+/// A local-steps unit (DiLoCo, DESIGN §2): from parameter version `step`
+/// and a fresh AdamW state, one AdamW step on each of the unit's batches of
+/// inner steps `firstInnerStep ..< firstInnerStep + steps` (the windows
+/// `TrainingWindows.offsets(step: inner, unit:)`), at the learning rate of
+/// the run's schedule at that inner step. The result is the pseudo-gradient
+/// θ_start − θ_end in the assignment's dtype; its loss is the mean of the
+/// inner steps' losses (each before its update).
+public struct LocalStepsSpec: Codable, Hashable, Sendable {
+    public var steps: Int
+    public var firstInnerStep: Int
+    /// The schedule: linear warmup to `learningRate` over `warmupSteps`,
+    /// cosine decay to `minLearningRate` at `decaySteps`, then constant.
+    public var learningRate: Double
+    public var minLearningRate: Double
+    public var warmupSteps: Int
+    public var decaySteps: Int
+    public var beta1: Double
+    public var beta2: Double
+    public var epsilon: Double
+    public var weightDecay: Double
+    /// Global-norm clipping of each inner gradient; nil: none.
+    public var gradClip: Double?
+
+    public init(steps: Int, firstInnerStep: Int, learningRate: Double, minLearningRate: Double, warmupSteps: Int,
+                decaySteps: Int, beta1: Double, beta2: Double, epsilon: Double, weightDecay: Double, gradClip: Double?) {
+        self.steps = steps
+        self.firstInnerStep = firstInnerStep
+        self.learningRate = learningRate
+        self.minLearningRate = minLearningRate
+        self.warmupSteps = warmupSteps
+        self.decaySteps = decaySteps
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.epsilon = epsilon
+        self.weightDecay = weightDecay
+        self.gradClip = gradClip
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case steps
+        case firstInnerStep = "first_inner_step"
+        case learningRate = "learning_rate"
+        case minLearningRate = "min_learning_rate"
+        case warmupSteps = "warmup_steps"
+        case decaySteps = "decay_steps"
+        case beta1, beta2, epsilon
+        case weightDecay = "weight_decay"
+        case gradClip = "grad_clip"
+    }
+
+    /// The inner steps this unit trains on, in order.
+    public var innerSteps: Range<Int> { firstInnerStep..<firstInnerStep + steps }
 }
 
 /// An evaluation unit: sequences `[index × data.sequences, (index + 1) ×

@@ -138,19 +138,23 @@ public struct SubmitResultResponse: Codable, Hashable, Sendable {
 /// for work in one scheduler request. The coordinator claims one at once (no
 /// waiting) once the result is recorded and answered 200, and returns it as
 /// the answer's `next`. A worker loses nothing when none comes: it asks
-/// `POST /v1/leases` as before. Values: `train`, or `train, eval` from a
-/// worker that computes evaluation units (`LeaseRequest.acceptsEvaluation`).
+/// `POST /v1/leases` as before. Values: `train`, plus `eval` from a worker
+/// that computes evaluation units (`LeaseRequest.acceptsEvaluation`) and
+/// `local-steps` from one that computes local-steps units, comma-separated.
 public enum NextLease {
     public static let header = "Koinon-Next-Lease"
 
-    public static func value(acceptsEvaluation: Bool) -> String { acceptsEvaluation ? "train, eval" : "train" }
+    public static func value(acceptsEvaluation: Bool, acceptsLocalSteps: Bool = false) -> String {
+        (["train"] + (acceptsEvaluation ? ["eval"] : []) + (acceptsLocalSteps ? ["local-steps"] : [])).joined(separator: ", ")
+    }
 
     /// The lease asked for (nil: none: no header, or no `train` in it); unknown words are ignored.
     public static func request(from value: String?) -> LeaseRequest? {
         guard let value else { return nil }
         let words = value.split(separator: ",").map { HeaderText.trimmed(String($0)).lowercased() }
         guard words.contains("train") else { return nil }
-        return LeaseRequest(maxWaitSeconds: 0, acceptsEvaluation: words.contains("eval"))
+        return LeaseRequest(maxWaitSeconds: 0, acceptsEvaluation: words.contains("eval"),
+                            acceptsLocalSteps: words.contains("local-steps"))
     }
 }
 

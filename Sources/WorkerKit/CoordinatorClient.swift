@@ -167,7 +167,7 @@ public final class CoordinatorClient: Sendable {
 
     /// Asks for work; 401 means the token is unknown (register again).
     public func lease(maxWait: Double) async throws -> LeaseResponse {
-        let (status, body) = try await send(.POST, "/v1/leases", body: try WireProtocol.encoder.encode(LeaseRequest(maxWaitSeconds: maxWait, acceptsEvaluation: true)))
+        let (status, body) = try await send(.POST, "/v1/leases", body: try WireProtocol.encoder.encode(LeaseRequest(maxWaitSeconds: maxWait, acceptsEvaluation: true, acceptsLocalSteps: true)))
         if status == 401 { throw CoordinatorError(message: "the coordinator does not know this worker's token", transient: false) }
         if status == 403 {  // banned or quarantined: registering again would not be honest
             let said = (try? decode(ErrorResponse.self, body))?.message ?? "HTTP 403"
@@ -192,7 +192,7 @@ public final class CoordinatorClient: Sendable {
                                       payloadSHA256: claimedSHA256 ?? payload.withUnsafeBytes { SHA256Hex.digest(of: $0) })
         var headers = metadata.headerFields.map { ($0.name, $0.value) }
         headers.append(("Content-Type", WireProtocol.tensorContentType))
-        if askingNext { headers.append((NextLease.header, NextLease.value(acceptsEvaluation: true))) }
+        if askingNext { headers.append((NextLease.header, NextLease.value(acceptsEvaluation: true, acceptsLocalSteps: true))) }
         let (_, body) = try await send(.PUT, "/v1/leases/\(lease.uuidString.lowercased())/result", body: payload, headers: headers)
         return try decode(SubmitResultResponse.self, body)
     }

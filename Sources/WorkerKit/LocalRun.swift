@@ -10,8 +10,10 @@ import Tokenizer
 /// each unit's mean gradient is computed on its windows, and the step applies
 /// the mean of the unit gradients, summed in unit order, each unit first
 /// clipped to the run's `aggregation.clip_multiple` × the step's median unit
-/// norm (`ClippedMean`, as the coordinator's `RunEngine`). It is the reference
-/// the distributed run must reproduce.
+/// norm (`ClippedMean`, as the coordinator's `RunEngine`). In local-steps
+/// mode (`local_steps:`) a unit's result is its pseudo-gradient instead and
+/// the step applies the mean with the outer SGD. It is the reference the
+/// distributed run must reproduce.
 public final class LocalRun: @unchecked Sendable {
     public struct StepRecord: Sendable, Equatable, Codable {
         public var step: Int
@@ -31,6 +33,8 @@ public final class LocalRun: @unchecked Sendable {
     let validation: SplitReader?
     let windows: TrainingWindows
     let gradientSum: FloatBuffer
+    /// Local-steps mode: the units' inner optimizer, the outer one, and the unit's start.
+    let localSteps: (inner: AdamW, outer: OuterSGD, start: FloatBuffer)?
     public private(set) var history: [StepRecord] = []
 
     /// `runDirectory`: where relative paths in the config (dataset, model config) start.
@@ -55,15 +59,30 @@ public final class LocalRun: @unchecked Sendable {
         windows = TrainingWindows(seed: config.seed, sequenceLength: config.batch.sequenceLength,
                                   sequencesPerUnit: config.batch.sequencesPerUnit, totalTokens: train.totalTokens)
         gradientSum = FloatBuffer(count: model.layout.count)
+        let layout = model.layout
+        localSteps = config.localSteps.map {
+            (AdamW(config: config.adamW, layout: layout),
+             OuterSGD(learningRate: $0.outerLearningRate, momentum: $0.outerMomentum, count: layout.count),
+             FloatBuffer(count: layout.count))
+        }
     }
 
-    /// The mean gradient and loss of one unit, into `gradients`: the same
-    /// windows (`TrainingWindows.offsets`) and `Trainer.computeGradients` a
-    /// volunteer runs for a leased unit.
+    /// One unit's result and loss, into `gradients`: its mean gradient, or in
+    /// local-steps mode its pseudo-gradient (`Trainer.localSteps`); the same
+    /// windows (`TrainingWindows.offsets`) and computation a volunteer runs
+    /// for a leased unit.
     public func unitGradient(step: Int, unit: Int) throws -> Double {
-        let (tokens, targets) = try train.batch(offsets: windows.offsets(step: step, unit: unit),
-                                                sequenceLength: config.batch.sequenceLength)
-        return try trainer.computeGradients(tokens: tokens, targets: targets)
+        guard let localSteps else {
+            let (tokens, targets) = try batch(innerStep: step, unit: unit)
+            return try trainer.computeGradients(tokens: tokens, targets: targets)
+        }
+        let first = step * config.innerStepsPerUnit
+        let batches = try (first..<first + config.innerStepsPerUnit).map { try batch(innerStep: $0, unit: unit) }
+        return try trainer.localSteps(batches, inner: localSteps.inner, firstScheduleStep: first, start: localSteps.start)
+    }
+
+    private func batch(innerStep: Int, unit: Int) throws -> (tokens: [Int32], targets: [Int32]) {
+        try train.batch(offsets: windows.offsets(step: innerStep, unit: unit), sequenceLength: config.batch.sequenceLength)
     }
 
     /// Where `unitGradient` leaves the unit's gradient (the model's flat layout).
@@ -107,9 +126,16 @@ public final class LocalRun: @unchecked Sendable {
             }
         }
         be.scale(gradientSum.pointer, by: 1 / Float(units), count: gradientSum.count)  // now the mean
-        let update = trainer.optimizer.update(parameters: model.parameters, gradients: gradientSum, backend: be)
+        let learningRate: Double, gradientNorm: Double
+        if let localSteps {
+            gradientNorm = localSteps.outer.update(parameters: model.parameters, pseudoGradient: gradientSum, backend: be)
+            learningRate = config.adamW.schedule.rate(at: step * config.innerStepsPerUnit)
+        } else {
+            let update = trainer.optimizer.update(parameters: model.parameters, gradients: gradientSum, backend: be)
+            (learningRate, gradientNorm) = (update.learningRate, update.gradientNorm)
+        }
         var record = StepRecord(step: step, trainLoss: loss / Double(units), validationLoss: nil,
-                                learningRate: update.learningRate, gradientNorm: update.gradientNorm,
+                                learningRate: learningRate, gradientNorm: gradientNorm,
                                 clippedUnits: plan.clippedUnits)
         if config.evaluates(version: step + 1) {
             record.validationLoss = try validationLoss()

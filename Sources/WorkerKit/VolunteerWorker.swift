@@ -56,6 +56,7 @@ public final class VolunteerWorker: @unchecked Sendable {
     /// Holding a lease right now (stopping must then finish or release it).
     public let busy = LockedFlag()
     private var trainers: [String: Trainer] = [:]  // by model config hash + batch shape
+    private var innerState: (optimizer: AdamW, start: FloatBuffer)?  // local-steps units (`localStepsState`)
     public private(set) var unitsDone = 0
     /// Leases whose results the coordinator answered "accepted" (the most recent 10,000).
     public private(set) var acceptedLeases: [UUID] = []
@@ -290,15 +291,45 @@ public final class VolunteerWorker: @unchecked Sendable {
         let reader = try await splitReader(manifestSHA256: a.data.manifestSHA256)
         let windows = TrainingWindows(seed: a.data.seed, sequenceLength: a.data.sequenceLength,
                                       sequencesPerUnit: a.data.sequences, totalTokens: reader.totalTokens)
-        let offsets = windows.offsets(step: a.step, unit: a.unitIndex)
-        try await fetchShards(covering: offsets, length: windows.windowLength, reader: reader)
-        let (tokens, targets) = try reader.batch(offsets: offsets, sequenceLength: a.data.sequenceLength)
-        progress.phase(.computing, expectedSeconds: computeSeconds[key])
+        // A gradient-step unit trains on the batch of its step; a local-steps unit on one per inner step.
+        let innerSteps = a.localSteps?.innerSteps ?? a.step..<a.step + 1
+        var batches: [(tokens: [Int32], targets: [Int32])] = []
+        for inner in innerSteps {
+            let offsets = windows.offsets(step: inner, unit: a.unitIndex)
+            try await fetchShards(covering: offsets, length: windows.windowLength, reader: reader)
+            batches.append(try reader.batch(offsets: offsets, sequenceLength: a.data.sequenceLength))
+        }
+        let timingKey = "\(key)-\(innerSteps.count)"
+        progress.phase(.computing, expectedSeconds: computeSeconds[timingKey])
         let computeStart = DispatchTime.now().uptimeNanoseconds
-        let loss = try trainer.computeGradients(tokens: tokens, targets: targets)
-        computeSeconds[key] = Double(DispatchTime.now().uptimeNanoseconds - computeStart) / 1e9
+        let loss: Double
+        if let spec = a.localSteps {
+            let (inner, start) = localStepsState(spec, trainer: trainer)
+            loss = try trainer.localSteps(batches, inner: inner, firstScheduleStep: spec.firstInnerStep, start: start)
+        } else {
+            loss = try trainer.computeGradients(tokens: batches[0].tokens, targets: batches[0].targets)
+        }
+        computeSeconds[timingKey] = Double(DispatchTime.now().uptimeNanoseconds - computeStart) / 1e9
         let payload = TensorPayload.encodedFloat32(UnsafeBufferPointer(trainer.gradients.buffer))
-        return (payload, loss, targets.count)
+        return (payload, loss, batches.reduce(0) { $0 + $1.targets.count })
+    }
+
+    /// The inner optimizer for a local-steps unit (restarted by each unit, so
+    /// reusing it across units changes nothing but allocations) and scratch
+    /// space for the unit's starting parameters.
+    func localStepsState(_ spec: LocalStepsSpec, trainer: Trainer) -> (AdamW, FloatBuffer) {
+        let config = AdamWConfig(
+            schedule: LearningRateSchedule(maxRate: spec.learningRate, minRate: spec.minLearningRate,
+                                           warmupSteps: spec.warmupSteps, decaySteps: spec.decaySteps),
+            beta1: spec.beta1, beta2: spec.beta2, epsilon: spec.epsilon, weightDecay: spec.weightDecay,
+            maxGradNorm: spec.gradClip)
+        let count = trainer.model.layout.count
+        if let state = innerState, state.optimizer.config == config, state.start.count == count {
+            return (state.optimizer, state.start)
+        }
+        let state = (optimizer: AdamW(config: config, layout: trainer.model.layout), start: FloatBuffer(count: count))
+        innerState = state
+        return state
     }
 
     /// A file from the cache, or downloaded (and verified) into it.

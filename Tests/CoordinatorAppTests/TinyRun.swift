@@ -40,9 +40,12 @@ enum TinyRun {
         return dir
     }()
 
-    /// The run: 3 units of 2 sequences per step, validation every 2 steps.
-    static func yaml(steps: Int, checkpointInterval: Int = 0) -> String {
-        """
+    /// The run: 3 units of 2 sequences per step, validation every 2 steps;
+    /// with `localSteps`, in local-steps mode (that many inner steps a unit,
+    /// outer SGD with Nesterov momentum, so the checkpoints carry its buffer).
+    static func yaml(steps: Int, checkpointInterval: Int = 0, localSteps: Int? = nil) -> String {
+        let local = localSteps.map { "\nlocal_steps:\n  steps: \($0)\n  outer_learning_rate: 0.8\n  outer_momentum: 0.5" } ?? ""
+        return """
         name: tiny
         model:
           config: model.json
@@ -59,13 +62,13 @@ enum TinyRun {
           interval: 2
           sequences: 4
         checkpoint_interval: \(checkpointInterval)
-        seed: 7
+        seed: 7\(local)
         """
     }
 
     /// The same run trained by `train --local` on one thread.
-    static func local(steps: Int) throws -> LocalRun {
-        let run = try LocalRun(config: RunConfig(yaml: yaml(steps: steps)), runDirectory: directory,
+    static func local(steps: Int, localSteps: Int? = nil) throws -> LocalRun {
+        let run = try LocalRun(config: RunConfig(yaml: yaml(steps: steps, localSteps: localSteps)), runDirectory: directory,
                                backend: CPUBackend(threads: 1))
         for step in 0..<steps { try run.runStep(step) }
         return run

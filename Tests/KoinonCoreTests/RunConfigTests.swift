@@ -41,6 +41,25 @@ import Testing
         #expect(model.vocabSize == 257 && model.layers == 4 && model.hidden == 128)
     }
 
+    /// `local_steps:` (DiLoCo): outer steps in `steps`, the schedule over every inner step.
+    @Test func parsesLocalSteps() throws {
+        let plain = try RunConfig(yaml: yaml)
+        #expect(plain.localSteps == nil && plain.innerStepsPerUnit == 1)
+        let r = try RunConfig(yaml: yaml.replacingOccurrences(of: "steps: 2000", with: "steps: 200\nlocal_steps:\n  steps: 10"))
+        #expect(r.localSteps == RunConfig.LocalSteps(steps: 10, outerLearningRate: 1.0, outerMomentum: 0.0))
+        #expect(r.innerStepsPerUnit == 10 && r.adamW.schedule.decaySteps == 2000)
+        let tuned = try RunConfig(yaml: yaml + "\nlocal_steps:\n  steps: 4\n  outer_learning_rate: 0.7\n  outer_momentum: 0.9")
+        #expect(tuned.localSteps == RunConfig.LocalSteps(steps: 4, outerLearningRate: 0.7, outerMomentum: 0.9))
+        func field(_ block: String) -> String? {
+            do { _ = try RunConfig(yaml: yaml + "\nlocal_steps:\n" + block); return nil } catch { return error.field }
+        }
+        #expect(field("  steps: 0") == "local_steps.steps")
+        #expect(field("  outer_learning_rate: 1") == "local_steps.steps")  // steps is required
+        #expect(field("  steps: 2\n  outer_learning_rate: 0") == "local_steps.outer_learning_rate")
+        #expect(field("  steps: 2\n  outer_momentum: 1") == "local_steps.outer_momentum")
+        #expect(field("  steps: 2\n  outer_momentum: -0.1") == "local_steps.outer_momentum")
+    }
+
     @Test func errorsNameTheField() {
         #expect(error { $0.replacingOccurrences(of: "sequences_per_unit: 4", with: "sequences_per_unit: 5") }?.field == "batch.global_sequences")
         // Evaluations run in units of sequences_per_unit windows: fewer windows would silently evaluate nothing.

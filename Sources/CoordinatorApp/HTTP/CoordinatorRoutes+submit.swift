@@ -63,7 +63,8 @@ extension CoordinatorRoutes {
             return try await rejected(.unprocessableContent, "invalid_result", "the gradient has NaN or infinite values")
         }
         // The coordinator knows how many tokens a unit has: credit and the validation mean are weighted by it.
-        let tokens = info.sequencesPerUnit * info.sequenceLength
+        // (A local-steps unit trains on a batch per inner step.)
+        let tokens = info.sequencesPerUnit * info.sequenceLength * (unit.isEvaluation ? 1 : info.innerStepsPerUnit)
         guard metadata.tokenCount == tokens else {
             return try await rejected(.unprocessableContent, "invalid_result", "a unit of this run has \(tokens) tokens, not \(metadata.tokenCount)")
         }
@@ -104,7 +105,8 @@ extension CoordinatorRoutes {
         let signal = coordinator.workSignal, seen = signal.generation
         if signal.knownIdle() { return nil }
         do {
-            let assigned = try await claimAssignment(worker: worker, acceptsEvaluation: request.acceptsEvaluation == true)
+            let assigned = try await claimAssignment(worker: worker, acceptsEvaluation: request.acceptsEvaluation == true,
+                                                     acceptsLocalSteps: request.acceptsLocalSteps == true)
             if assigned == nil, request.acceptsEvaluation == true { signal.foundNothing(since: seen) }
             return assigned
         } catch {

@@ -84,9 +84,15 @@ public struct CoordinatorRoutes: Sendable {
         var checkedStanding = false
         while true {
             let seen = coordinator.workSignal.generation
-            if let assigned = try await claimAssignment(worker: worker, acceptsEvaluation: body.acceptsEvaluation == true) {
-                return try WireResponse.json(LeaseResponse.assigned(assigned))
+            let assigned: Assignment?
+            do {
+                assigned = try await claimAssignment(worker: worker, acceptsEvaluation: body.acceptsEvaluation == true,
+                                                     acceptsLocalSteps: body.acceptsLocalSteps == true)
+            } catch let outdated as UnsupportedUnit {
+                let retry = RetryLater(retryAfterSeconds: 300, reason: "worker_outdated", message: outdated.description)
+                return try WireResponse.json(LeaseResponse.retry(retry), headers: [.retryAfter: "300"])
             }
+            if let assigned { return try WireResponse.json(LeaseResponse.assigned(assigned)) }
             // (Recorded for next units asked with results: a look at everything that found nothing.)
             if body.acceptsEvaluation == true { coordinator.workSignal.foundNothing(since: seen) }
             // Claims skip banned and quarantined workers; tell them why rather than "no work".
@@ -114,14 +120,22 @@ public struct CoordinatorRoutes: Sendable {
     }
 
     /// A unit for the worker if one is free now (pending, a replica, a straggler's backup, an evaluation).
-    func claimAssignment(worker: UUID, acceptsEvaluation: Bool) async throws -> Assignment? {
+    /// A local-steps unit claimed for a worker that does not compute them goes
+    /// straight back to the queue, and the worker is told to upgrade (`UnsupportedUnit`).
+    func claimAssignment(worker: UUID, acceptsEvaluation: Bool, acceptsLocalSteps: Bool) async throws -> Assignment? {
         guard let grant = try await coordinator.leases.claim(worker: worker, leaseSeconds: leaseSeconds,
                                                              maxCopies: coordinator.settings.maxCopies,
                                                              backupAfterSeconds: coordinator.settings.backupAfterSeconds,
                                                              evaluation: acceptsEvaluation,
                                                              distinctAddresses: coordinator.settings.replicasFromDistinctAddresses)
         else { return nil }
-        return assignment(grant, try await coordinator.runInfo(grant.runID))
+        let assigned = assignment(grant, try await coordinator.runInfo(grant.runID))
+        if assigned.localSteps != nil, !acceptsLocalSteps {
+            _ = try await coordinator.leases.release(lease: grant.leaseID, worker: worker)
+            coordinator.workSignal.signal()
+            throw UnsupportedUnit(runID: grant.runID)
+        }
+        return assigned
     }
 
     func assignment(_ grant: LeaseGrant, _ info: RunInfo) -> Assignment {
@@ -133,7 +147,8 @@ public struct CoordinatorRoutes: Sendable {
                                sequences: info.sequencesPerUnit, sequenceLength: info.sequenceLength),
             deadline: grant.deadline, heartbeatIntervalSeconds: leaseSeconds / 3,
             evaluation: grant.isEvaluation
-                ? EvaluationSpec(sequences: info.evaluationSequences, index: grant.unit - info.unitsPerStep) : nil)
+                ? EvaluationSpec(sequences: info.evaluationSequences, index: grant.unit - info.unitsPerStep) : nil,
+            localSteps: grant.isEvaluation ? nil : info.localSteps(step: grant.step))
     }
 
     static func leaseID(_ context: CoordinatorContext) throws -> UUID {
@@ -231,5 +246,14 @@ public struct CoordinatorRoutes: Sendable {
         let snapshot = try await coordinator.statusBoard.snapshot()
         return Response(status: .ok, headers: [.contentType: WireProtocol.jsonContentType, .cacheControl: "no-cache"],
                         body: .init(byteBuffer: snapshot.json))
+    }
+}
+
+/// A worker that did not say it computes local-steps units (`LeaseRequest.acceptsLocalSteps`,
+/// an older `koinon-worker`) was about to get one.
+struct UnsupportedUnit: Error, CustomStringConvertible {
+    var runID: Int
+    var description: String {
+        "run \(runID) trains in local-steps mode, which this worker does not compute; upgrade koinon-worker"
     }
 }

@@ -21,6 +21,20 @@ public struct RunInfo: Sendable {
     public var evaluationSequences: Int
     public var trainingFLOPsPerToken: Double
     public var evaluationFLOPsPerToken: Double
+    /// Local-steps runs: the units' inner recipe, `firstInnerStep` 0 (set per assignment).
+    public var localSteps: LocalStepsSpec?
+
+    /// Batches a training unit trains on: local steps, or 1.
+    public var innerStepsPerUnit: Int { localSteps?.steps ?? 1 }
+
+    /// What a lease of training unit `step` says about its local steps (nil in gradient-step mode).
+    public func localSteps(step: Int) -> LocalStepsSpec? {
+        localSteps.map {
+            var spec = $0
+            spec.firstInnerStep = step * spec.steps
+            return spec
+        }
+    }
 }
 
 extension Coordinator {
@@ -39,7 +53,14 @@ extension Coordinator {
             evaluationUnits: Self.hasValidationSplit(record, sequenceLength: seqLen) ? config.evaluationUnits : 0,
             evaluationSequences: config.eval.sequences,
             trainingFLOPsPerToken: modelConfig.trainingFLOPsPerToken(sequenceLength: seqLen),
-            evaluationFLOPsPerToken: modelConfig.evaluationFLOPsPerToken(sequenceLength: seqLen))
+            evaluationFLOPsPerToken: modelConfig.evaluationFLOPsPerToken(sequenceLength: seqLen),
+            localSteps: config.localSteps.map { local in
+                let adamW = config.adamW, schedule = adamW.schedule
+                return LocalStepsSpec(steps: local.steps, firstInnerStep: 0, learningRate: schedule.maxRate,
+                                      minLearningRate: schedule.minRate, warmupSteps: schedule.warmupSteps,
+                                      decaySteps: schedule.decaySteps, beta1: adamW.beta1, beta2: adamW.beta2,
+                                      epsilon: adamW.epsilon, weightDecay: adamW.weightDecay, gradClip: adamW.maxGradNorm)
+            })
         infoCache.withLock { $0[run] = info }
         return info
     }

@@ -9,11 +9,15 @@ import Wire
 /// step from the accepted unit gradients exactly as `train --local` does (clip
 /// outlying units to a multiple of the step's median norm, sum in unit order,
 /// divide by the unit count, clip, AdamW), so a distributed
-/// run reproduces the local one whatever order results arrive in.
+/// run reproduces the local one whatever order results arrive in. In
+/// local-steps mode the results are pseudo-gradients and the mean goes to the
+/// outer SGD instead of AdamW, as `train --local` does too.
 public final class RunEngine: @unchecked Sendable {
     public let runConfig: RunConfig
     public let model: GPTNeo
     public let optimizer: AdamW
+    /// Local-steps mode: the outer optimizer the step's mean pseudo-gradient goes to (`optimizer` is then unused).
+    public let outer: OuterSGD?
     private let sum: FloatBuffer
 
     /// Version 0: GPT-Neo initialisation from the run's seed.
@@ -22,12 +26,16 @@ public final class RunEngine: @unchecked Sendable {
         model = try GPTNeo(config: modelConfig, backend: backend)
         model.initializeParameters(seed: runConfig.seed)
         optimizer = AdamW(config: runConfig.adamW, layout: model.layout)
-        sum = FloatBuffer(count: model.layout.count)
+        let count = model.layout.count
+        outer = runConfig.localSteps.map {
+            OuterSGD(learningRate: $0.outerLearningRate, momentum: $0.outerMomentum, count: count)
+        }
+        sum = FloatBuffer(count: count)
     }
 
     public var parameterCount: Int { model.layout.count }
     /// Optimizer steps applied so far = the parameter version.
-    public var version: Int { optimizer.step }
+    public var version: Int { outer?.step ?? optimizer.step }
 
     public struct StepOutcome: Sendable {
         public var gradientNorm: Double
@@ -72,6 +80,13 @@ public final class RunEngine: @unchecked Sendable {
             }
         }
         be.scale(sum.pointer, by: 1 / Float(unitGradients.count), count: n)  // now the mean
+        if let outer {
+            // The learning rate shown for a local-steps step is its units' first inner one.
+            let firstInner = outer.step * runConfig.innerStepsPerUnit
+            let norm = outer.update(parameters: model.parameters, pseudoGradient: sum, backend: be)
+            return StepOutcome(gradientNorm: norm, learningRate: runConfig.adamW.schedule.rate(at: firstInner),
+                               clippedUnits: plan.clippedUnits)
+        }
         let report = optimizer.update(parameters: model.parameters, gradients: sum, backend: be)
         return StepOutcome(gradientNorm: report.gradientNorm, learningRate: report.learningRate,
                            clippedUnits: plan.clippedUnits)
@@ -87,9 +102,11 @@ public final class RunEngine: @unchecked Sendable {
     /// (Encoded straight from the model's buffer: every worker waits for this at each step.)
     public func parametersPayload() -> Data { TensorPayload.encodedFloat32(UnsafeBufferPointer(model.parameters.buffer)) }
 
-    /// AdamW's moments (m then v) as one TensorPayload; the step count is the version.
+    /// AdamW's moments (m then v) as one TensorPayload, or in local-steps
+    /// mode the outer momentum buffer; the step count is the version.
     public func optimizerPayload() -> Data {
-        Data(TensorPayload(values: optimizer.m.array + optimizer.v.array).encoded())
+        if let outer { return Data(TensorPayload(values: outer.velocity.array).encoded()) }
+        return Data(TensorPayload(values: optimizer.m.array + optimizer.v.array).encoded())
     }
 
     /// Restores a saved version (parameters, and the moments when checkpointed).
@@ -97,6 +114,16 @@ public final class RunEngine: @unchecked Sendable {
         let n = parameterCount
         let p = try TensorPayload(decoding: parameters, expectedElementCount: n)
         _ = p.values.withUnsafeBufferPointer { model.parameters.buffer.update(fromContentsOf: $0) }
+        if let outer {
+            if let optimizerState {
+                let b = try TensorPayload(decoding: optimizerState, expectedElementCount: n)
+                _ = b.values.withUnsafeBufferPointer { outer.velocity.buffer.update(fromContentsOf: $0) }
+            } else {
+                outer.velocity.zero()
+            }
+            outer.restore(step: version)
+            return
+        }
         if let optimizerState {
             let mv = try TensorPayload(decoding: optimizerState, expectedElementCount: 2 * n)
             mv.values.withUnsafeBufferPointer { b in
