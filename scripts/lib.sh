@@ -132,7 +132,7 @@ seed: 1337
 YAML
     if [ "$h" -gt 1 ]; then
         printf 'local_steps:\n  steps: %d\n  outer_learning_rate: %s\n  outer_momentum: %s\n' \
-            "$h" "${KOINON_OUTER_LR:-1.0}" "${KOINON_OUTER_MOMENTUM:-0.0}"
+            "$h" "${KOINON_OUTER_LR:-0.7}" "${KOINON_OUTER_MOMENTUM:-0.9}"
     fi
 }
 

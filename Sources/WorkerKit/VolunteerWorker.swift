@@ -56,7 +56,7 @@ public final class VolunteerWorker: @unchecked Sendable {
     /// Holding a lease right now (stopping must then finish or release it).
     public let busy = LockedFlag()
     private var trainers: [String: Trainer] = [:]  // by model config hash + batch shape
-    private var innerState: (optimizer: AdamW, start: FloatBuffer)?  // local-steps units (`localStepsState`)
+    private var innerState: (trainer: Trainer, optimizer: AdamW, start: FloatBuffer)?  // `localStepsState`
     public private(set) var unitsDone = 0
     /// Leases whose results the coordinator answered "accepted" (the most recent 10,000).
     public private(set) var acceptedLeases: [UUID] = []
@@ -315,21 +315,22 @@ public final class VolunteerWorker: @unchecked Sendable {
     }
 
     /// The inner optimizer for a local-steps unit (restarted by each unit, so
-    /// reusing it across units changes nothing but allocations) and scratch
-    /// space for the unit's starting parameters.
+    /// reusing it across units of the same model and recipe changes nothing
+    /// but allocations) and scratch space for the unit's starting parameters.
     func localStepsState(_ spec: LocalStepsSpec, trainer: Trainer) -> (AdamW, FloatBuffer) {
         let config = AdamWConfig(
             schedule: LearningRateSchedule(maxRate: spec.learningRate, minRate: spec.minLearningRate,
                                            warmupSteps: spec.warmupSteps, decaySteps: spec.decaySteps),
             beta1: spec.beta1, beta2: spec.beta2, epsilon: spec.epsilon, weightDecay: spec.weightDecay,
             maxGradNorm: spec.gradClip)
-        let count = trainer.model.layout.count
-        if let state = innerState, state.optimizer.config == config, state.start.count == count {
+        if let state = innerState, state.trainer === trainer, state.optimizer.config == config {
             return (state.optimizer, state.start)
         }
-        let state = (optimizer: AdamW(config: config, layout: trainer.model.layout), start: FloatBuffer(count: count))
+        let layout = trainer.model.layout
+        let state = (trainer: trainer, optimizer: AdamW(config: config, layout: layout),
+                     start: FloatBuffer(count: layout.count))
         innerState = state
-        return state
+        return (state.optimizer, state.start)
     }
 
     /// A file from the cache, or downloaded (and verified) into it.

@@ -39,8 +39,8 @@ import WorkerKit
         try await RunRepository(db: Database(client), logger: logger).history(run: run).map { ($0.trainLoss ?? .nan, $0.validationLoss) }
     }
 
-    static func expectMatchesLocal(_ distributed: [(Double, Double?)], steps: Int) throws {
-        let local = try TinyRun.local(steps: steps).history
+    static func expectMatchesLocal(_ distributed: [(Double, Double?)], steps: Int, localSteps: Int? = nil) throws {
+        let local = try TinyRun.local(steps: steps, localSteps: localSteps).history
         #expect(distributed.count == local.count)
         for (step, (d, l)) in zip(distributed, local).enumerated() {
             #expect(abs(d.0 - l.trainLoss) < 1e-4, "step \(step): train loss \(d.0) vs local \(l.trainLoss)")
@@ -104,8 +104,11 @@ import WorkerKit
 
     // MARK: - kill -9 the coordinator mid-step
 
-    @Test func coordinatorKilledMidStepResumesToTheSameParameters() async throws {
-        try await TestDatabase.withFresh(migrated: false) { db in
+    /// Also in local-steps mode, where the restart must restore the outer
+    /// optimizer's momentum from the checkpoint and replay the steps after it.
+    @Test(arguments: [nil, 3] as [Int?])
+    func coordinatorKilledMidStepResumesToTheSameParameters(localSteps: Int?) async throws {
+        try await TestDatabase.withFresh(migrated: false, function: "coordinatorKilled\(localSteps ?? 1)") { db in
             let steps = 8
             let scratch = try TestDatabase.scratchDirectory("coordinator")
             let port = try ChildProcess.freePort()
@@ -128,7 +131,7 @@ import WorkerKit
             try await Self.waitForHTTP(url, first, tls: tls)
             #expect(first.tail(100).contains("self-signed, made at an earlier start"))
             let operatorToken = try String(contentsOf: scratch.appendingPathComponent("operator-token"), encoding: .utf8)
-            try await Self.createRun(url: url, yaml: TinyRun.yaml(steps: steps), tls: tls,
+            try await Self.createRun(url: url, yaml: TinyRun.yaml(steps: steps, localSteps: localSteps), tls: tls,
                                      operatorToken: operatorToken.trimmingCharacters(in: .whitespacesAndNewlines))
 
             let killedAt = LockedBox<Int?>(nil)
@@ -153,12 +156,12 @@ import WorkerKit
             var sha = ""
             for try await s in rows.decode(String.self) { sha = s }
             let blobs = try BlobStore(root: scratch.appendingPathComponent("blobs"))
-            let local = try TinyRun.local(steps: steps)
+            let local = try TinyRun.local(steps: steps, localSteps: localSteps)
             let trained = try TensorPayload(decoding: try blobs.get(sha), expectedElementCount: local.model.layout.count).values
             let expected = local.model.parameters.array
             let worst = zip(trained, expected).map { abs($0 - $1) }.max() ?? .infinity
             #expect(trained == expected, "largest difference from train --local: \(worst)")
-            try Self.expectMatchesLocal(try await Self.losses(1, db.client), steps: steps)
+            try Self.expectMatchesLocal(try await Self.losses(1, db.client), steps: steps, localSteps: localSteps)
             // A graceful stop after all that.
             coordinator.signal(SIGTERM)
             #expect(try await coordinator.waitForExit(timeout: .seconds(30)) == 0, "log: \(coordinator.tail())")

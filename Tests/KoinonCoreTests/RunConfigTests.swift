@@ -46,10 +46,10 @@ import Testing
         let plain = try RunConfig(yaml: yaml)
         #expect(plain.localSteps == nil && plain.innerStepsPerUnit == 1)
         let r = try RunConfig(yaml: yaml.replacingOccurrences(of: "steps: 2000", with: "steps: 200\nlocal_steps:\n  steps: 10"))
-        #expect(r.localSteps == RunConfig.LocalSteps(steps: 10, outerLearningRate: 1.0, outerMomentum: 0.0))
+        #expect(r.localSteps == RunConfig.LocalSteps(steps: 10, outerLearningRate: 0.7, outerMomentum: 0.9))  // DiLoCo's
         #expect(r.innerStepsPerUnit == 10 && r.adamW.schedule.decaySteps == 2000)
-        let tuned = try RunConfig(yaml: yaml + "\nlocal_steps:\n  steps: 4\n  outer_learning_rate: 0.7\n  outer_momentum: 0.9")
-        #expect(tuned.localSteps == RunConfig.LocalSteps(steps: 4, outerLearningRate: 0.7, outerMomentum: 0.9))
+        let tuned = try RunConfig(yaml: yaml + "\nlocal_steps:\n  steps: 4\n  outer_learning_rate: 1.0\n  outer_momentum: 0")
+        #expect(tuned.localSteps == RunConfig.LocalSteps(steps: 4, outerLearningRate: 1.0, outerMomentum: 0))
         func field(_ block: String) -> String? {
             do { _ = try RunConfig(yaml: yaml + "\nlocal_steps:\n" + block); return nil } catch { return error.field }
         }

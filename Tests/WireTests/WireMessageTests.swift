@@ -64,6 +64,22 @@ let sampleHash = String(repeating: "ab", count: 32)
             == ["dataset_id", "manifest_sha256", "seed", "sequences", "sequence_length"])
     }
 
+    @Test func localStepsAssignment() throws {
+        var a = Self.assignment
+        a.localSteps = LocalStepsSpec(steps: 10, firstInnerStep: 410, learningRate: 1e-3, minLearningRate: 1e-4, warmupSteps: 100,
+                                      decaySteps: 2000, beta1: 0.9, beta2: 0.99, epsilon: 1e-8, weightDecay: 0.1, gradClip: nil)
+        #expect(try roundTrip(a) == a)
+        #expect(a.localSteps?.innerSteps == 410..<420)
+        let spec = try #require(try jsonObject(a)["local_steps"] as? [String: Any])
+        #expect(Set(spec.keys) == [
+            "steps", "first_inner_step", "learning_rate", "min_learning_rate", "warmup_steps", "decay_steps",
+            "beta1", "beta2", "epsilon", "weight_decay",
+        ])  // no clipping: no grad_clip
+        let request = LeaseRequest(maxWaitSeconds: 0, acceptsEvaluation: true, acceptsLocalSteps: true)
+        #expect(try roundTrip(request) == request)
+        #expect(try jsonObject(request)["accepts_local_steps"] as? Bool == true)
+    }
+
     @Test func retryLater() throws {
         let response = LeaseResponse.retry(RetryLater(retryAfterSeconds: 4.5, reason: .unitsOutstanding, message: "all units are out"))
         #expect(try roundTrip(response) == response)
@@ -124,11 +140,16 @@ let sampleHash = String(repeating: "ab", count: 32)
         #expect(NextLease.request(from: nil) == nil)
         #expect(NextLease.request(from: "") == nil)
         #expect(NextLease.request(from: "eval") == nil)  // no "train": nothing asked
-        #expect(NextLease.request(from: "train") == LeaseRequest(maxWaitSeconds: 0, acceptsEvaluation: false))
-        #expect(NextLease.request(from: " Train ,\tEVAL, later") == LeaseRequest(maxWaitSeconds: 0, acceptsEvaluation: true))
-        for accepts in [false, true] {
-            #expect(NextLease.request(from: NextLease.value(acceptsEvaluation: accepts))?.acceptsEvaluation == accepts)
+        #expect(NextLease.request(from: "train") == LeaseRequest(maxWaitSeconds: 0, acceptsEvaluation: false, acceptsLocalSteps: false))
+        #expect(NextLease.request(from: " Train ,\tEVAL, later") == LeaseRequest(maxWaitSeconds: 0, acceptsEvaluation: true, acceptsLocalSteps: false))
+        #expect(NextLease.request(from: "train, Local-Steps") == LeaseRequest(maxWaitSeconds: 0, acceptsEvaluation: false, acceptsLocalSteps: true))
+        for evaluation in [false, true] {
+            for localSteps in [false, true] {
+                let asked = NextLease.request(from: NextLease.value(acceptsEvaluation: evaluation, acceptsLocalSteps: localSteps))
+                #expect(asked?.acceptsEvaluation == evaluation && asked?.acceptsLocalSteps == localSteps)
+            }
         }
+        #expect(NextLease.value(acceptsEvaluation: true, acceptsLocalSteps: true) == "train, eval, local-steps")
     }
 
     @Test func resultMetadataAsJSON() throws {
