@@ -26,9 +26,10 @@ struct TrainCommand: ParsableCommand {
             let (runConfig, runDirectory) = try readRunConfig(config)
             let run = try LocalRun(config: runConfig, runDirectory: runDirectory,
                                    backend: compute.backend(logger: logger))
+            let local = runConfig.localSteps.map { " of \($0.steps) local AdamW steps each" } ?? ""
             print("run \(runConfig.name): \(run.model.layout.count) parameters, \(runConfig.steps) steps of "
                   + "\(runConfig.batch.globalSequences) × \(runConfig.batch.sequenceLength) tokens in "
-                  + "\(runConfig.batch.unitsPerStep) units")
+                  + "\(runConfig.batch.unitsPerStep) units\(local)")
             let start = DispatchTime.now().uptimeNanoseconds
             for step in 0..<runConfig.steps {
                 let r = try run.runStep(step)

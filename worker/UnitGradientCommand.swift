@@ -14,7 +14,8 @@ import WorkerKit
 struct UnitGradientCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "unit-gradient",
-        abstract: "Compute units' gradients of a run as a volunteer would; prints one JSON line per unit.")
+        abstract: "Compute units' gradients of a run as a volunteer would; prints one JSON line per unit.",
+        discussion: "In a local-steps run (local_steps: in the YAML) a unit's result is its pseudo-gradient: the parameters' change over its local AdamW steps, negated.")
 
     @Option(help: "The run's YAML file.") var config: String
     @Option(help: "The (0-based) step whose data the unit trains on.") var step: Int

@@ -113,6 +113,9 @@ public struct RunConfig: Sendable, Equatable, Codable {
     /// loss (BENCHMARKS.md, "Quality anchor").
     public struct LocalSteps: Sendable, Equatable, Codable {
         public var steps: Int
+        /// The most inner steps a unit may have: workers refuse more
+        /// (`LocalStepsSpec.maximumSteps`, the same number).
+        public static let maximumSteps = 100_000
         public var outerLearningRate: Double = 0.7
         public var outerMomentum: Double = 0.9
         enum CodingKeys: String, CodingKey {
@@ -217,8 +220,12 @@ public struct RunConfig: Sendable, Equatable, Codable {
         try require(eval.interval >= 0 && eval.sequences > 0, "eval", "interval must be ≥ 0 and sequences > 0")
         try require(checkpointInterval >= 0, "checkpoint_interval", "must not be negative")
         if let l = localSteps {
-            try require(l.steps >= 1, "local_steps.steps", "must be at least 1 (inner AdamW steps per unit)")
-            try require(steps <= Int.max / l.steps, "local_steps.steps", "steps × local_steps.steps overflows")
+            try require((1...LocalSteps.maximumSteps).contains(l.steps), "local_steps.steps",
+                        "must be 1 to \(LocalSteps.maximumSteps) (inner AdamW steps per unit)")
+            let perBatch = batch.sequencesPerUnit.multipliedReportingOverflow(by: batch.sequenceLength)
+            let perUnit = perBatch.partialValue.multipliedReportingOverflow(by: l.steps)
+            try require(steps <= Int.max / l.steps - 1 && !perBatch.overflow && !perUnit.overflow, "local_steps.steps",
+                        "\(l.steps) local steps overflow the run's step or token counts")
             try require(l.outerLearningRate.isFinite && l.outerLearningRate > 0, "local_steps.outer_learning_rate",
                         "must be a positive number")
             try require((0..<1).contains(l.outerMomentum), "local_steps.outer_momentum", "must be in [0, 1)")

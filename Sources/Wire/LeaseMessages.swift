@@ -206,8 +206,34 @@ public struct LocalStepsSpec: Codable, Hashable, Sendable {
         case gradClip = "grad_clip"
     }
 
-    /// The inner steps this unit trains on, in order.
+    /// The inner steps this unit trains on, in order (of a spec that `validate` passed).
     public var innerSteps: Range<Int> { firstInnerStep..<firstInnerStep + steps }
+
+    /// The most inner steps a unit may have (as `RunConfig.LocalSteps.maximumSteps`).
+    public static let maximumSteps = 100_000
+
+    /// Throws unless the spec is one a worker can compute: a coordinator's
+    /// mistake must fail the unit (which goes back), not the worker.
+    public func validate() throws(InvalidLocalStepsSpec) {
+        func require(_ ok: Bool, _ message: @autoclosure () -> String) throws(InvalidLocalStepsSpec) {
+            if !ok { throw InvalidLocalStepsSpec(message: message()) }
+        }
+        try require((1...Self.maximumSteps).contains(steps), "steps \(steps) is not in 1...\(Self.maximumSteps)")
+        try require(firstInnerStep >= 0 && firstInnerStep <= Int.max - steps, "first_inner_step \(firstInnerStep) is out of range")
+        try require(learningRate.isFinite && learningRate >= 0 && minLearningRate.isFinite && minLearningRate >= 0,
+                    "learning rates must be finite and not negative")
+        try require(warmupSteps >= 0 && decaySteps >= 0, "warmup_steps and decay_steps must not be negative")
+        try require((0..<1).contains(beta1) && (0..<1).contains(beta2), "beta1 and beta2 must be in [0, 1)")
+        try require(epsilon.isFinite && epsilon > 0, "epsilon must be positive")
+        try require(weightDecay.isFinite && weightDecay >= 0, "weight_decay must not be negative")
+        try require(gradClip.map { $0.isFinite && $0 > 0 } ?? true, "grad_clip must be positive when given")
+    }
+}
+
+/// An assignment's `local_steps` that no worker could compute.
+public struct InvalidLocalStepsSpec: Error, CustomStringConvertible, Equatable {
+    public var message: String
+    public var description: String { "the assignment's local_steps: \(message)" }
 }
 
 /// An evaluation unit: sequences `[index × data.sequences, (index + 1) ×

@@ -69,6 +69,8 @@ public struct ReasonCode: RawRepresentable, Hashable, Sendable, Codable, Express
     public static let stepComplete: ReasonCode = "step_complete"
     public static let stepClosed: ReasonCode = "step_closed"
     public static let noActiveRun: ReasonCode = "no_active_run"
+    /// The unit found needs a newer worker (`LeaseRequest.acceptsLocalSteps`).
+    public static let workerOutdated: ReasonCode = "worker_outdated"
     // Request-level errors.
     public static let badRequest: ReasonCode = "bad_request"
     public static let invalidMetadata: ReasonCode = "invalid_metadata"

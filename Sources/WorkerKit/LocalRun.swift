@@ -33,8 +33,9 @@ public final class LocalRun: @unchecked Sendable {
     let validation: SplitReader?
     let windows: TrainingWindows
     let gradientSum: FloatBuffer
-    /// Local-steps mode: the units' inner optimizer, the outer one, and the unit's start.
-    let localSteps: (inner: AdamW, outer: OuterSGD, start: FloatBuffer)?
+    /// Local-steps mode: the outer optimizer and scratch space for a unit's
+    /// start (the trainer's AdamW, unused by outer steps, is the units' inner one).
+    let localSteps: (outer: OuterSGD, start: FloatBuffer)?
     public private(set) var history: [StepRecord] = []
 
     /// `runDirectory`: where relative paths in the config (dataset, model config) start.
@@ -61,8 +62,7 @@ public final class LocalRun: @unchecked Sendable {
         gradientSum = FloatBuffer(count: model.layout.count)
         let layout = model.layout
         localSteps = config.localSteps.map {
-            (AdamW(config: config.adamW, layout: layout),
-             OuterSGD(learningRate: $0.outerLearningRate, momentum: $0.outerMomentum, count: layout.count),
+            (OuterSGD(learningRate: $0.outerLearningRate, momentum: $0.outerMomentum, count: layout.count),
              FloatBuffer(count: layout.count))
         }
     }
@@ -76,9 +76,12 @@ public final class LocalRun: @unchecked Sendable {
             let (tokens, targets) = try batch(innerStep: step, unit: unit)
             return try trainer.computeGradients(tokens: tokens, targets: targets)
         }
+        guard step >= 0, step <= Int.max / config.innerStepsPerUnit - 1 else {
+            throw ModelInputError("step \(step) is out of range for \(config.innerStepsPerUnit) local steps a unit")
+        }
         let first = step * config.innerStepsPerUnit
-        let batches = try (first..<first + config.innerStepsPerUnit).map { try batch(innerStep: $0, unit: unit) }
-        return try trainer.localSteps(batches, inner: localSteps.inner, firstScheduleStep: first, start: localSteps.start)
+        return try trainer.localSteps(config.innerStepsPerUnit, batch: { try batch(innerStep: first + $0, unit: unit) },
+                                      inner: trainer.optimizer, firstScheduleStep: first, start: localSteps.start)
     }
 
     private func batch(innerStep: Int, unit: Int) throws -> (tokens: [Int32], targets: [Int32]) {

@@ -292,12 +292,17 @@ public final class VolunteerWorker: @unchecked Sendable {
         let windows = TrainingWindows(seed: a.data.seed, sequenceLength: a.data.sequenceLength,
                                       sequencesPerUnit: a.data.sequences, totalTokens: reader.totalTokens)
         // A gradient-step unit trains on the batch of its step; a local-steps unit on one per inner step.
+        try a.localSteps?.validate()  // before its numbers make ranges
         let innerSteps = a.localSteps?.innerSteps ?? a.step..<a.step + 1
-        var batches: [(tokens: [Int32], targets: [Int32])] = []
         for inner in innerSteps {
-            let offsets = windows.offsets(step: inner, unit: a.unitIndex)
-            try await fetchShards(covering: offsets, length: windows.windowLength, reader: reader)
-            batches.append(try reader.batch(offsets: offsets, sequenceLength: a.data.sequenceLength))
+            try await fetchShards(covering: windows.offsets(step: inner, unit: a.unitIndex), length: windows.windowLength,
+                                  reader: reader)
+        }
+        var tokenCount = 0
+        func batch(_ inner: Int) throws -> (tokens: [Int32], targets: [Int32]) {
+            let b = try reader.batch(offsets: windows.offsets(step: inner, unit: a.unitIndex), sequenceLength: a.data.sequenceLength)
+            tokenCount += b.targets.count
+            return b
         }
         let timingKey = "\(key)-\(innerSteps.count)"
         progress.phase(.computing, expectedSeconds: computeSeconds[timingKey])
@@ -305,13 +310,15 @@ public final class VolunteerWorker: @unchecked Sendable {
         let loss: Double
         if let spec = a.localSteps {
             let (inner, start) = localStepsState(spec, trainer: trainer)
-            loss = try trainer.localSteps(batches, inner: inner, firstScheduleStep: spec.firstInnerStep, start: start)
+            loss = try trainer.localSteps(spec.steps, batch: { try batch(spec.firstInnerStep + $0) }, inner: inner,
+                                          firstScheduleStep: spec.firstInnerStep, start: start)
         } else {
-            loss = try trainer.computeGradients(tokens: batches[0].tokens, targets: batches[0].targets)
+            let (tokens, targets) = try batch(a.step)
+            loss = try trainer.computeGradients(tokens: tokens, targets: targets)
         }
         computeSeconds[timingKey] = Double(DispatchTime.now().uptimeNanoseconds - computeStart) / 1e9
         let payload = TensorPayload.encodedFloat32(UnsafeBufferPointer(trainer.gradients.buffer))
-        return (payload, loss, batches.reduce(0) { $0 + $1.targets.count })
+        return (payload, loss, tokenCount)
     }
 
     /// The inner optimizer for a local-steps unit (restarted by each unit, so

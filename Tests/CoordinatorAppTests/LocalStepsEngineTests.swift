@@ -15,6 +15,11 @@ import WorkerKit
         try RunConfig(yaml: TinyRun.yaml(steps: 4, localSteps: 3))
     }
 
+    /// The coordinator's limit on inner steps is the one workers enforce (they are separate modules).
+    @Test func runsAndWorkersAgreeOnTheLargestUnit() {
+        #expect(RunConfig.LocalSteps.maximumSteps == LocalStepsSpec.maximumSteps)
+    }
+
     @Test func engineEqualsLocalRunAndResumesFromACheckpoint() throws {
         let config = try Self.config()
         #expect(config.localSteps?.outerMomentum == 0.5)  // the momentum buffer is in play

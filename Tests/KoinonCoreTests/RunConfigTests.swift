@@ -54,6 +54,8 @@ import Testing
             do { _ = try RunConfig(yaml: yaml + "\nlocal_steps:\n" + block); return nil } catch { return error.field }
         }
         #expect(field("  steps: 0") == "local_steps.steps")
+        #expect(field("  steps: 100001") == "local_steps.steps")
+        #expect(field("  steps: 100000") == nil)
         #expect(field("  outer_learning_rate: 1") == "local_steps.steps")  // steps is required
         #expect(field("  steps: 2\n  outer_learning_rate: 0") == "local_steps.outer_learning_rate")
         #expect(field("  steps: 2\n  outer_momentum: 1") == "local_steps.outer_momentum")

@@ -37,17 +37,17 @@ import Testing
         let unit = try Self.trainer()
         let inner = AdamW(config: Self.adamW, layout: unit.model.layout)
         // Whatever the inner optimizer did before (another unit) does not matter.
-        _ = try unit.localSteps(Array(Self.batches.reversed()), inner: inner, firstScheduleStep: 0,
+        _ = try unit.localSteps(2, batch: { Self.batches[2 - $0] }, inner: inner, firstScheduleStep: 0,
                                 start: FloatBuffer(count: unit.model.layout.count))
         let scratch = FloatBuffer(count: unit.model.layout.count)
-        let loss = try unit.localSteps(Self.batches, inner: inner, firstScheduleStep: 6, start: scratch)
+        let loss = try unit.localSteps(3, batch: { Self.batches[$0] }, inner: inner, firstScheduleStep: 6, start: scratch)
         #expect(unit.model.parameters.array == start)
         let expected = zip(start, end).map { $0 - $1 }
         #expect(unit.gradients.array == expected)
         #expect(abs(loss - losses.reduce(0, +) / 3) < 1e-12)
         #expect(inner.step == 3 && inner.scheduleOffset == 6)
         // The schedule's place matters: another start gives another result.
-        _ = try unit.localSteps(Self.batches, inner: inner, firstScheduleStep: 0, start: scratch)
+        _ = try unit.localSteps(3, batch: { Self.batches[$0] }, inner: inner, firstScheduleStep: 0, start: scratch)
         #expect(unit.gradients.array != expected)
     }
 
@@ -58,11 +58,11 @@ import Testing
         let inner = AdamW(config: Self.adamW, layout: unit.model.layout)
         let bad: [(tokens: [Int32], targets: [Int32])] = [Self.batches[0], ([1, 2, 3, 99, 4, 5, 6, 7, 8, 9, 10, 11], Self.batches[0].targets)]
         #expect(throws: (any Error).self) {
-            _ = try unit.localSteps(bad, inner: inner, firstScheduleStep: 0, start: FloatBuffer(count: start.count))
+            _ = try unit.localSteps(2, batch: { bad[$0] }, inner: inner, firstScheduleStep: 0, start: FloatBuffer(count: start.count))
         }
         #expect(unit.model.parameters.array == start)
         #expect(throws: (any Error).self) {
-            _ = try unit.localSteps([], inner: inner, firstScheduleStep: 0, start: FloatBuffer(count: start.count))
+            _ = try unit.localSteps(0, batch: { Self.batches[$0] }, inner: inner, firstScheduleStep: 0, start: FloatBuffer(count: start.count))
         }
     }
 

@@ -75,6 +75,22 @@ let sampleHash = String(repeating: "ab", count: 32)
             "steps", "first_inner_step", "learning_rate", "min_learning_rate", "warmup_steps", "decay_steps",
             "beta1", "beta2", "epsilon", "weight_decay",
         ])  // no clipping: no grad_clip
+        // A spec no worker could compute fails the unit with a clear error, not the worker.
+        let spec0 = try #require(a.localSteps)
+        #expect(throws: Never.self) { try spec0.validate() }
+        for (edit, words) in [({ (s: inout LocalStepsSpec) in s.steps = 0 }, "steps 0"),
+                              ({ $0.steps = -3 }, "steps -3"),
+                              ({ $0.steps = LocalStepsSpec.maximumSteps + 1 }, "steps 100001"),
+                              ({ $0.firstInnerStep = -1 }, "first_inner_step"),
+                              ({ $0.firstInnerStep = Int.max - 2 }, "first_inner_step"),
+                              ({ $0.beta2 = 1 }, "beta1 and beta2"),
+                              ({ $0.epsilon = 0 }, "epsilon"),
+                              ({ $0.learningRate = .nan }, "learning rates"),
+                              ({ $0.gradClip = -1 }, "grad_clip")] as [((inout LocalStepsSpec) -> Void, String)] {
+            var bad = spec0
+            edit(&bad)
+            #expect { try bad.validate() } throws: { ($0 as? InvalidLocalStepsSpec)?.description.contains(words) == true }
+        }
         let request = LeaseRequest(maxWaitSeconds: 0, acceptsEvaluation: true, acceptsLocalSteps: true)
         #expect(try roundTrip(request) == request)
         #expect(try jsonObject(request)["accepts_local_steps"] as? Bool == true)

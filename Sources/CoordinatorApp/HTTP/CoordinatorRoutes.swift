@@ -89,7 +89,7 @@ public struct CoordinatorRoutes: Sendable {
                 assigned = try await claimAssignment(worker: worker, acceptsEvaluation: body.acceptsEvaluation == true,
                                                      acceptsLocalSteps: body.acceptsLocalSteps == true)
             } catch let outdated as UnsupportedUnit {
-                let retry = RetryLater(retryAfterSeconds: 300, reason: "worker_outdated", message: outdated.description)
+                let retry = RetryLater(retryAfterSeconds: 300, reason: .workerOutdated, message: outdated.description)
                 return try WireResponse.json(LeaseResponse.retry(retry), headers: [.retryAfter: "300"])
             }
             if let assigned { return try WireResponse.json(LeaseResponse.assigned(assigned)) }

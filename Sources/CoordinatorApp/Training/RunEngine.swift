@@ -15,8 +15,9 @@ import Wire
 public final class RunEngine: @unchecked Sendable {
     public let runConfig: RunConfig
     public let model: GPTNeo
-    public let optimizer: AdamW
-    /// Local-steps mode: the outer optimizer the step's mean pseudo-gradient goes to (`optimizer` is then unused).
+    /// Gradient-step mode's optimizer (nil in local-steps mode: its moments would be twice the model, unused).
+    public let optimizer: AdamW?
+    /// Local-steps mode: the outer optimizer the step's mean pseudo-gradient goes to.
     public let outer: OuterSGD?
     private let sum: FloatBuffer
 
@@ -25,17 +26,21 @@ public final class RunEngine: @unchecked Sendable {
         self.runConfig = runConfig
         model = try GPTNeo(config: modelConfig, backend: backend)
         model.initializeParameters(seed: runConfig.seed)
-        optimizer = AdamW(config: runConfig.adamW, layout: model.layout)
-        let count = model.layout.count
-        outer = runConfig.localSteps.map {
+        let count = model.layout.count, layout = model.layout
+        let outer = runConfig.localSteps.map {
             OuterSGD(learningRate: $0.outerLearningRate, momentum: $0.outerMomentum, count: count)
         }
+        self.outer = outer
+        optimizer = outer == nil ? AdamW(config: runConfig.adamW, layout: layout) : nil
         sum = FloatBuffer(count: count)
     }
 
     public var parameterCount: Int { model.layout.count }
     /// Optimizer steps applied so far = the parameter version.
-    public var version: Int { outer?.step ?? optimizer.step }
+    public var version: Int { outer?.step ?? adamW.step }
+
+    /// Gradient-step mode's AdamW: `init` sets exactly one of `optimizer` and `outer`.
+    private var adamW: AdamW { optimizer! }
 
     public struct StepOutcome: Sendable {
         public var gradientNorm: Double
@@ -49,8 +54,9 @@ public final class RunEngine: @unchecked Sendable {
     /// Applies one step from the unit gradients (TensorPayload bytes) in unit
     /// order: their mean, each unit first clipped to the run's
     /// `aggregation.clip_multiple` × the step's median unit norm (`ClippedMean`),
-    /// then global-norm clipping and AdamW. When no unit is clipped the sum is
-    /// the plain one, bit for bit (one pass); otherwise the sum is redone with
+    /// then global-norm clipping and AdamW (in local-steps mode: the units'
+    /// pseudo-gradients, and the outer SGD instead of clipping and AdamW).
+    /// When no unit is clipped the sum is the plain one, bit for bit (one pass); otherwise the sum is redone with
     /// the clipped units scaled (the payloads are decoded again, so no second
     /// copy of every unit's gradient is ever held). `verifyingChecksums:
     /// false` for payloads fetched from the blob store by their SHA-256, which
@@ -87,7 +93,7 @@ public final class RunEngine: @unchecked Sendable {
             return StepOutcome(gradientNorm: norm, learningRate: runConfig.adamW.schedule.rate(at: firstInner),
                                clippedUnits: plan.clippedUnits)
         }
-        let report = optimizer.update(parameters: model.parameters, gradients: sum, backend: be)
+        let report = adamW.update(parameters: model.parameters, gradients: sum, backend: be)
         return StepOutcome(gradientNorm: report.gradientNorm, learningRate: report.learningRate,
                            clippedUnits: plan.clippedUnits)
     }
@@ -106,7 +112,7 @@ public final class RunEngine: @unchecked Sendable {
     /// mode the outer momentum buffer; the step count is the version.
     public func optimizerPayload() -> Data {
         if let outer { return Data(TensorPayload(values: outer.velocity.array).encoded()) }
-        return Data(TensorPayload(values: optimizer.m.array + optimizer.v.array).encoded())
+        return Data(TensorPayload(values: adamW.m.array + adamW.v.array).encoded())
     }
 
     /// Restores a saved version (parameters, and the moments when checkpointed).
@@ -127,14 +133,14 @@ public final class RunEngine: @unchecked Sendable {
         if let optimizerState {
             let mv = try TensorPayload(decoding: optimizerState, expectedElementCount: 2 * n)
             mv.values.withUnsafeBufferPointer { b in
-                _ = optimizer.m.buffer.update(fromContentsOf: UnsafeBufferPointer(rebasing: b[0..<n]))
-                _ = optimizer.v.buffer.update(fromContentsOf: UnsafeBufferPointer(rebasing: b[n...]))
+                _ = adamW.m.buffer.update(fromContentsOf: UnsafeBufferPointer(rebasing: b[0..<n]))
+                _ = adamW.v.buffer.update(fromContentsOf: UnsafeBufferPointer(rebasing: b[n...]))
             }
         } else {
-            optimizer.m.zero()
-            optimizer.v.zero()
+            adamW.m.zero()
+            adamW.v.zero()
         }
-        optimizer.restore(step: version)
+        adamW.restore(step: version)
     }
 }
 
