@@ -94,3 +94,49 @@ import Testing
         #expect(sgd.velocity.array == [0, 0, 0])
     }
 }
+
+/// The CPU backend's reductions are cut by the shape, not the thread count,
+/// so a unit's result is the same bits on 1, 2 or 3 threads: honest copies
+/// computed by volunteers who chose different `--threads` agree exactly, even
+/// after many local steps (where any difference grows exponentially).
+@Suite struct ThreadCountIndependenceTests {
+    // Large enough that every reduction is cut into several partial sums:
+    // 512 rows of 64 channels (layer norm, cross-entropy), ~100k parameters (Σx²).
+    static let config = GPTNeoConfig(vocabSize: 50, maxPositions: 128, hidden: 64, heads: 4,
+                                     attentionLayers: [.global, .local], windowSize: 16, intermediate: 256,
+                                     initializerRange: 0.05)
+
+    static func result(threads: Int) throws -> (gradient: [Float], pseudoGradient: [Float], loss: Double, layout: ParameterLayout) {
+        let model = try GPTNeo(config: config, backend: CPUBackend(threads: threads))
+        model.initializeParameters(seed: 11)
+        let trainer = try Trainer(model: model, optimizer: AdamWConfig(schedule: .constant(1e-2)), batch: 4, seqLen: 128)
+        var rng = RandomSource(seed: 5)
+        let batches: [(tokens: [Int32], targets: [Int32])] = (0..<2).map { _ in
+            let t = (0..<512).map { _ in Int32(rng.unit() * 50) }
+            return (t, Array(t.dropFirst()) + [1])
+        }
+        let loss = try trainer.computeGradients(tokens: batches[0].tokens, targets: batches[0].targets)
+        let gradient = trainer.gradients.array
+        _ = try trainer.localSteps(2, batch: { batches[$0] }, inner: trainer.optimizer, firstScheduleStep: 0,
+                                   start: FloatBuffer(count: model.layout.count))
+        return (gradient, trainer.gradients.array, loss, model.layout)
+    }
+
+    /// The tensors whose values differ (an empty list when none do).
+    static func differing(_ a: [Float], _ b: [Float], _ layout: ParameterLayout) -> [String] {
+        layout.tensors.filter { t in (t.offset..<t.offset + t.count).contains { a[$0] != b[$0] } }.map(\.name)
+    }
+
+    @Test func aUnitIsTheSameBitsOnAnyThreadCount() throws {
+        #expect(Self.config.hidden * 512 >= 2 * 16_384)  // several layer-norm partials, not one
+        let one = try Self.result(threads: 1)
+        #expect(one.pseudoGradient.contains { $0 != 0 })
+        for threads in [2, 3] {
+            let other = try Self.result(threads: threads)
+            #expect(other.loss == one.loss, "\(threads) threads: loss")
+            #expect(Self.differing(other.gradient, one.gradient, one.layout) == [], "\(threads) threads: gradient")
+            #expect(Self.differing(other.pseudoGradient, one.pseudoGradient, one.layout) == [],
+                    "\(threads) threads: pseudo-gradient after 2 local steps")
+        }
+    }
+}
