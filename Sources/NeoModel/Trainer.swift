@@ -5,7 +5,10 @@ import Kernels
 /// → backward → clip → AdamW.
 public final class Trainer: @unchecked Sendable {
     public let model: GPTNeo
-    public let optimizer: AdamW
+    private let optimizerConfig: AdamWConfig
+    /// AdamW and its moments (twice the model), made on first use: a worker
+    /// that only computes gradients (the coordinator steps) never holds them.
+    public private(set) lazy var optimizer = AdamW(config: optimizerConfig, layout: model.layout)
     public let gradients: FloatBuffer
     public let activations: Activations
 
@@ -15,7 +18,7 @@ public final class Trainer: @unchecked Sendable {
             throw ModelInputError("sequence length \(seqLen) exceeds max_position_embeddings \(model.config.maxPositions)")
         }
         self.model = model
-        self.optimizer = AdamW(config: optimizer, layout: model.layout)
+        self.optimizerConfig = optimizer
         self.gradients = FloatBuffer(count: model.layout.count)
         self.activations = Activations(config: model.config, batch: batch, seqLen: seqLen, training: true)
     }
