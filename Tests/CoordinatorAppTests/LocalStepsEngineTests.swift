@@ -1,4 +1,4 @@
-import CoordinatorApp
+@testable import CoordinatorApp
 import Foundation
 import Kernels
 import KoinonCore
@@ -18,6 +18,18 @@ import WorkerKit
     /// The coordinator's limit on inner steps is the one workers enforce (they are separate modules).
     @Test func runsAndWorkersAgreeOnTheLargestUnit() {
         #expect(RunConfig.LocalSteps.maximumSteps == LocalStepsSpec.maximumSteps)
+    }
+
+    /// `run create` warns where honest replicas on other CPU kernels would not agree (above 5 local steps).
+    @Test func runCreateWarnsAboutReplicatingLongUnits() throws {
+        func warning(_ localSteps: Int?) throws -> String? {
+            try Coordinator.replicationWarning(RunConfig(yaml: TinyRun.yaml(steps: 4, localSteps: localSteps)),
+                                               tolerance: ReplicaTolerance())
+        }
+        #expect(try warning(nil) == nil)
+        #expect(try warning(5) == nil)
+        let long = try #require(try warning(10))
+        #expect(long.hasPrefix("10 local steps a unit") && long.contains("--replica-relative-error") && long.contains("0.001"))
     }
 
     @Test func engineEqualsLocalRunAndResumesFromACheckpoint() throws {

@@ -89,8 +89,10 @@ public struct CoordinatorRoutes: Sendable {
                 assigned = try await claimAssignment(worker: worker, acceptsEvaluation: body.acceptsEvaluation == true,
                                                      acceptsLocalSteps: body.acceptsLocalSteps == true)
             } catch let outdated as UnsupportedUnit {
-                let retry = RetryLater(retryAfterSeconds: 300, reason: .workerOutdated, message: outdated.description)
-                return try WireResponse.json(LeaseResponse.retry(retry), headers: [.retryAfter: "300"])
+                let retry = RetryLater(retryAfterSeconds: UnsupportedUnit.retryAfterSeconds, reason: .workerOutdated,
+                                       message: outdated.description)
+                return try WireResponse.json(LeaseResponse.retry(retry),
+                                             headers: [.retryAfter: String(Int(UnsupportedUnit.retryAfterSeconds))])
             }
             if let assigned { return try WireResponse.json(LeaseResponse.assigned(assigned)) }
             // (Recorded for next units asked with results: a look at everything that found nothing.)
@@ -252,6 +254,8 @@ public struct CoordinatorRoutes: Sendable {
 /// A worker that did not say it computes local-steps units (`LeaseRequest.acceptsLocalSteps`,
 /// an older `koinon-worker`) was about to get one.
 struct UnsupportedUnit: Error, CustomStringConvertible {
+    /// When such a worker is told to ask again (it will not get other work from this run before it upgrades).
+    static let retryAfterSeconds = 300.0
     var runID: Int
     var description: String {
         "run \(runID) trains in local-steps mode, which this worker does not compute; upgrade koinon-worker"

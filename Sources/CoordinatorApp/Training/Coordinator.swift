@@ -114,15 +114,27 @@ public actor Coordinator {
         statusBoard = StatusBoard(repository: StatusRepository(db: self.db, logger: logger), activity: activity, logger: logger)
     }
 
-    /// Creates a run from its YAML (relative paths start at `baseDirectory`):
-    /// the dataset's manifest and shards go into the blob store, version 0 is
-    /// the seeded initialisation.
     /// Local steps a unit up to which honest replicas computed with different
     /// CPU kernels stayed within the default tolerance (measured, AVX-512
     /// against AVX2: relative L2 7.5e-4 at 5, 1.1e-2 at 10, 0.5 at 50;
     /// docs/model.md). The thread count does not matter.
     static let replicableLocalSteps = 5
 
+    /// What `run create` tells the operator about a run whose units honest
+    /// replicas may not agree on (nil: nothing to say).
+    static func replicationWarning(_ config: RunConfig, tolerance: ReplicaTolerance) -> String? {
+        guard let h = config.localSteps?.steps, h > replicableLocalSteps else { return nil }
+        return """
+            \(h) local steps a unit. Honest copies computed with other CPU kernels (AVX2, AVX-512, other \
+            OpenBLAS cores) drift apart beyond the replica tolerance (relative L2 \(tolerance.relativeL2Error)) \
+            after about \(replicableLocalSteps) local steps (docs/model.md): with replication on, use workers \
+            of one kind or loosen --replica-relative-error
+            """
+    }
+
+    /// Creates a run from its YAML (relative paths start at `baseDirectory`):
+    /// the dataset's manifest and shards go into the blob store, version 0 is
+    /// the seeded initialisation.
     public func createRun(yaml: String, baseDirectory: URL) async throws -> Int {
         let config = try RunConfig(yaml: yaml)
         let datasetURL = RunConfig.resolve(config.dataset, relativeTo: baseDirectory)
@@ -152,13 +164,8 @@ public actor Coordinator {
         engines[id] = engine
         workSignal.signal()
         logger.info("created run \(id) '\(config.name)': \(engine.parameterCount) parameters, \(config.steps) steps × \(config.batch.unitsPerStep) units")
-        if let h = config.localSteps?.steps, h > Self.replicableLocalSteps {
-            logger.warning("""
-                run \(id): \(h) local steps a unit. Honest copies computed with other CPU kernels (AVX2, \
-                AVX-512, other OpenBLAS cores) drift apart beyond the replica tolerance (relative L2 \
-                \(settings.replicaTolerance.relativeL2Error)) after about \(Self.replicableLocalSteps) local steps \
-                (docs/model.md): with replication on, use workers of one kind or loosen --replica-relative-error
-                """)
+        if let warning = Self.replicationWarning(config, tolerance: settings.replicaTolerance) {
+            logger.warning("run \(id): \(warning)")
         }
         return id
     }

@@ -56,8 +56,8 @@ public final class RunEngine: @unchecked Sendable {
     /// `aggregation.clip_multiple` × the step's median unit norm (`ClippedMean`),
     /// then global-norm clipping and AdamW (in local-steps mode: the units'
     /// pseudo-gradients, and the outer SGD instead of clipping and AdamW).
-    /// When no unit is clipped the sum is the plain one, bit for bit (one pass); otherwise the sum is redone with
-    /// the clipped units scaled (the payloads are decoded again, so no second
+    /// When no unit is clipped the sum is the plain one, bit for bit (one
+    /// pass); otherwise the sum is redone with the clipped units scaled (the payloads are decoded again, so no second
     /// copy of every unit's gradient is ever held). `verifyingChecksums:
     /// false` for payloads fetched from the blob store by their SHA-256, which
     /// the store checked (see `TensorPayload.init(decoding:verifyingChecksum:)`).
