@@ -4,7 +4,7 @@ import Logging
 import PostgresNIO
 import Testing
 
-/// `koinon_submit_batch` (migration 0006) records a batch set-wise where it
+/// `koinon_submit_batch` (migrations 0006, 0008) records a batch set-wise where it
 /// can; whatever it does must be what `koinon_submit`, one result after the
 /// other in batch order, does. Each test plays the same submissions on two
 /// identical runs, batched on one and one by one on the other, and compares
@@ -121,6 +121,68 @@ import Testing
                     "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()").decode((Int,).self) {
                     #expect(deadlocks == 0)
                 }
+            }
+        }
+    }
+
+    /// Migration 0008 plans `koinon_submit_batch` once per connection. A plan made while the
+    /// tables were young must not scan them once they have grown: on one connection, a first
+    /// batch while a run has a handful of leases and no results, then 20,000 active leases and
+    /// their results more, then a second batch, which reads only the rows of its own results.
+    @Test func aPlanMadeOnYoungTablesStillReadsOnlyTheBatchsRows() async throws {
+        try await TestDatabase.withFresh(migrated: true) { db in
+            let blobs = try BlobStore(root: try TestDatabase.scratchDirectory("blobs"))
+            let coordinator = Coordinator(db: db.client, blobs: blobs, settings: CoordinatorSettings(), logger: Logger(label: "test"))
+            let units = 64
+            let yaml = TinyRun.yaml(steps: 2)
+                .replacingOccurrences(of: "global_sequences: 6", with: "global_sequences: \(units)")
+                .replacingOccurrences(of: "sequences_per_unit: 2", with: "sequences_per_unit: 1")
+            let run = try await coordinator.createRun(yaml: yaml, baseDirectory: TinyRun.directory)
+            let worker = try await coordinator.workers.register(name: "w", backend: "cpu", threads: 1, version: "0",
+                                                                address: "10.0.0.1").id
+            let ids = try await open((0..<4).map { Lease(unit: $0, worker: 0) }, run: run, workers: [worker], db: db.client)
+            try await db.client.withConnection { conn in
+                func submit(_ units: [Int]) async throws -> [String] {
+                    let leases = units.map { ids["\($0)/0"]! }, workers = units.map { _ in worker }
+                    let payloads = units.map(Self.payload), losses = units.map { _ in 1.0 }, tokens = units.map { _ in 16 }
+                    let no = units.map { _ in false }
+                    var outcomes: [String] = []
+                    for try await (outcome,) in try await conn.query("""
+                        SELECT outcome FROM koinon_submit_batch(\(leases)::uuid[], \(workers)::uuid[], \(payloads)::text[],
+                            \(losses)::float8[], \(tokens)::int8[], \(no)::bool[], \(no)::bool[], \(no)::bool[]) ORDER BY n
+                        """, logger: Logger(label: "test")).decode((String,).self) { outcomes.append(outcome) }
+                    return outcomes
+                }
+                #expect(try await submit([0, 1]) == ["accepted", "accepted"])
+                // Active leases on the other units, each with a result handed in before.
+                try await conn.query("""
+                    WITH l AS (
+                        INSERT INTO leases (id, run_id, step, unit, worker_id, deadline)
+                        SELECT gen_random_uuid(), \(run), 0, 8 + g % \(units - 8), \(worker), now() + interval '1 hour'
+                        FROM generate_series(1, 20000) AS g
+                        RETURNING id, unit)
+                    INSERT INTO results (lease_id, run_id, step, unit, worker_id, payload_sha256, loss, tokens, status)
+                    SELECT l.id, \(run), 0, l.unit, \(worker), md5(l.id::text) || md5(l.unit::text), 1, 16, 'superseded' FROM l
+                    """, logger: Logger(label: "test"))
+                // (The counters of this session not yet reported include earlier transactions': the
+                // batch's reads are the difference.)
+                func reads() async throws -> [String: (scans: Int, rows: Int)] {
+                    var out: [String: (scans: Int, rows: Int)] = [:]
+                    for try await (table, scans, rows) in try await conn.query("""
+                        SELECT relname::text, seq_scan, coalesce(idx_tup_fetch, 0) + seq_tup_read FROM pg_stat_xact_user_tables
+                        WHERE relname IN ('leases', 'results', 'units', 'workers')
+                        """, logger: Logger(label: "test")).decode((String, Int, Int).self) { out[table] = (scans, rows) }
+                    return out
+                }
+                try await conn.query("BEGIN", logger: Logger(label: "test"))
+                let before = try await reads()
+                #expect(try await submit([2, 3]) == ["accepted", "accepted"])
+                for (table, after) in try await reads() {
+                    let scans = after.scans - (before[table]?.scans ?? 0), rows = after.rows - (before[table]?.rows ?? 0)
+                    #expect(scans == 0, "\(table) was scanned")
+                    #expect(rows < 50, "\(table): \(rows) rows read for a batch of two")
+                }
+                try await conn.query("COMMIT", logger: Logger(label: "test"))
             }
         }
     }
