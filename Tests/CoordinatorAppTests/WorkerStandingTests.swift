@@ -34,6 +34,11 @@ import Testing
             #expect(try await lastSeen(idle) != nil)
             try await sessions.flushLastSeen()  // the skipped worker is written now
             #expect(try await lastSeen(busy) != before)
+            // Seen again within the interval: not written again.
+            let written = try await lastSeen(idle)
+            _ = try await sessions.authenticate(token: idleToken)
+            try await sessions.flushLastSeen()
+            #expect(try await lastSeen(idle) == written)
         }
     }
 

@@ -13,23 +13,34 @@ public struct TimeLimitExceeded: Error, CustomStringConvertible, Equatable {
 
 /// `operation`'s answer, or `TimeLimitExceeded` once `limit` passes first
 /// (within about `TimeLimitWatch.resolution`).
+func withTimeLimit<T: Sendable>(
+    _ limit: Duration, _ what: String, _ operation: @escaping @Sendable () async throws -> T
+) async throws -> T {
+    try await withDeadline(.now + limit, late: { TimeLimitExceeded(what: what, limit: limit) }, operation)
+}
+
+/// `operation`'s answer, or the error `late` makes once `deadline` passes
+/// first (within about `TimeLimitWatch.resolution`).
 ///
 /// The operation runs in a task of its own: on time-out it is cancelled and
 /// left behind, so that an await that never resumes (and ignores
 /// cancellation) cannot hold the caller. Cancelling the caller cancels the
 /// operation. Deadlines are kept by one shared watch, not a timer per call
-/// (every database statement of the coordinator comes through here).
-func withTimeLimit<T: Sendable>(
-    _ limit: Duration, _ what: String, _ operation: @escaping @Sendable () async throws -> T
+/// (every database statement of the coordinator and every read of a request
+/// body comes through here: a `Task.sleep` per call left a timer behind in
+/// Dispatch for the whole limit, thousands a second under load).
+func withDeadline<T: Sendable>(
+    _ deadline: ContinuousClock.Instant, late: @escaping @Sendable () -> any Error,
+    _ operation: @escaping @Sendable () async throws -> T
 ) async throws -> T {
     let call = TimeLimitedCall()
     return try await withTaskCancellationHandler {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
             let watch = TimeLimitWatch.shared
-            let ticket = watch.add(deadline: .now + limit) {
+            let ticket = watch.add(deadline: deadline) {
                 guard call.answer() else { return }
                 call.cancelWork()
-                continuation.resume(throwing: TimeLimitExceeded(what: what, limit: limit))
+                continuation.resume(throwing: late())
             }
             call.started(work: Task {
                 let result: Result<T, any Error>

@@ -126,11 +126,6 @@ final class TimedRequestBody: AsyncSequence, @unchecked Sendable {
         self.total = total
     }
 
-    private enum Read: Sendable {
-        case chunk(ByteBuffer?)
-        case late(UploadTimedOut)
-    }
-
     /// The next chunk, or nil at the end; throws ``UploadTimedOut`` when none came in time.
     func next() async throws -> ByteBuffer? {
         if let timedOut { throw timedOut }
@@ -148,21 +143,14 @@ final class TimedRequestBody: AsyncSequence, @unchecked Sendable {
         consider(idle.map { now + $0 }, UploadTimedOut(limit: "idle", seconds: Self.seconds(idle!)))
         consider(total.map { start + $0 }, UploadTimedOut(limit: "total", seconds: Self.seconds(total!)))
         guard let deadline else { return try await read() }
-        let outcome = try await withThrowingTaskGroup(of: Read.self) { group in
-            group.addTask { .chunk(try await self.read()) }
-            group.addTask {
-                try await Task.sleep(until: deadline.at, clock: .continuous)
-                return .late(deadline.why)
-            }
-            let first = try await group.next()!
-            group.cancelAll()  // the read, when late: its stream ends, and the connection goes after the 408
-            return first
-        }
-        switch outcome {
-        case .chunk(let chunk): return chunk
-        case .late(let why):
-            timedOut = why
-            throw why
+        // The read runs in a task of its own, left behind (cancelled) when late: its stream
+        // ends, and the connection goes after the 408.
+        let why = deadline.why
+        do {
+            return try await withDeadline(deadline.at, late: { why }) { try await self.read() }
+        } catch let late as UploadTimedOut {
+            timedOut = late
+            throw late
         }
     }
 

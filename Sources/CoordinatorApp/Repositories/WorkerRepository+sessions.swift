@@ -5,42 +5,50 @@ import Synchronization
 
 /// Authenticates worker tokens without a database write per request: known
 /// token hashes are remembered in memory, and "last seen" times are collected
-/// and written in one statement by housekeeping (about once a second).
+/// and written in one statement by housekeeping (about once a second), each
+/// worker's at most once per `lastSeenInterval` (``LastSeenSchedule``).
 public final class WorkerSessions: Sendable {
     let workers: WorkerRepository
     private let known = Mutex<[Data: UUID]>([:])
-    private let seen = Mutex<Set<UUID>>([])
+    private let seen: Mutex<LastSeenSchedule>
 
-    public init(workers: WorkerRepository) {
+    /// A quarter of the minute within which a worker counts as online.
+    public static let lastSeenInterval: Duration = .seconds(15)
+
+    public init(workers: WorkerRepository, lastSeenInterval: Duration = WorkerSessions.lastSeenInterval) {
         self.workers = workers
+        seen = Mutex(LastSeenSchedule(interval: lastSeenInterval))
     }
 
     /// The worker a token belongs to, or nil (an unknown token is looked up every time).
     public func authenticate(token: String) async throws -> UUID? {
         let hash = WorkerRepository.tokenHash(token)
         if let id = known.withLock({ $0[hash] }) {
-            seen.withLock { _ = $0.insert(id) }
+            saw(id)
             return id
         }
         guard let id = try await workers.worker(tokenHash: hash) else { return nil }
         known.withLock { $0[hash] = id }
-        seen.withLock { _ = $0.insert(id) }
+        saw(id)
         return id
+    }
+
+    private func saw(_ worker: UUID) {
+        let now = ContinuousClock.now
+        seen.withLock { $0.saw(worker, at: now) }
     }
 
     /// Writes the collected "last seen" times; on failure they are kept for
     /// the next try, and so are workers whose rows another transaction holds.
     public func flushLastSeen() async throws {
-        let ids = seen.withLock { s -> [UUID] in
-            defer { s.removeAll(keepingCapacity: true) }
-            return Array(s)
-        }
+        let now = ContinuousClock.now
+        let ids = seen.withLock { $0.take(at: now) }
         guard !ids.isEmpty else { return }
         do {
             let busy = Set(ids).subtracting(try await workers.markSeen(ids))
-            if !busy.isEmpty { seen.withLock { $0.formUnion(busy) } }
+            if !busy.isEmpty { seen.withLock { $0.putBack(busy) } }
         } catch {
-            seen.withLock { $0.formUnion(ids) }
+            seen.withLock { $0.putBack(ids) }
             throw error
         }
     }
