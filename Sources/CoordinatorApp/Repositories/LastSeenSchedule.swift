@@ -11,7 +11,7 @@ struct LastSeenSchedule: Sendable {
     /// When each recently written worker's next sighting is written.
     private var due: [UUID: ContinuousClock.Instant] = [:]
     /// Sightings the next flush writes.
-    private(set) var pending: Set<UUID> = []
+    private var pending: Set<UUID> = []
     /// Workers whose next sighting waits for its interval.
     var remembered: Int { due.count }
 

@@ -15,9 +15,9 @@ public final class WorkerSessions: Sendable {
     /// A quarter of the minute within which a worker counts as online.
     public static let lastSeenInterval: Duration = .seconds(15)
 
-    public init(workers: WorkerRepository, lastSeenInterval: Duration = WorkerSessions.lastSeenInterval) {
+    public init(workers: WorkerRepository) {
         self.workers = workers
-        seen = Mutex(LastSeenSchedule(interval: lastSeenInterval))
+        seen = Mutex(LastSeenSchedule(interval: Self.lastSeenInterval))
     }
 
     /// The worker a token belongs to, or nil (an unknown token is looked up every time).
