@@ -104,6 +104,13 @@ enum WireResponse {
         return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 
+    /// The lease cycle's answers, the same bytes without `JSONEncoder` (WireJSONWriter.swift).
+    static func json<T: WireJSONWritable>(_ value: T, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) throws -> Response {
+        var fields = headers
+        fields[.contentType] = WireProtocol.jsonContentType
+        return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: try value.wireJSON())))
+    }
+
     static func error(_ status: HTTPResponse.Status, code: ReasonCode, _ message: String) throws -> Response {
         try json(ErrorResponse(error: code, message: message), status: status)
     }
