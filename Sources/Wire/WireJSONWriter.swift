@@ -7,9 +7,10 @@ import Foundation
 /// workers), building a value tree and sorting each object's keys at every
 /// answer. Other messages keep going through `JSONEncoder`.
 ///
-/// Keys are written in the order `WireProtocol.encoder` sorts them; the
-/// tests compare every message's bytes with `JSONEncoder`'s, so a field
-/// added to a message's `Codable` encoding and not here fails them.
+/// Keys are written in the order `WireProtocol.encoder` sorts them. The
+/// tests compare every message's bytes with `JSONEncoder`'s, and check that
+/// each message writes one member per stored property, so a field added to
+/// a message and not here fails them.
 public protocol WireJSONWritable: Encodable {
     func write(to writer: inout WireJSONWriter)
 }

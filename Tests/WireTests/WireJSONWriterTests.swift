@@ -88,3 +88,33 @@ import Wire
         }
     }
 }
+
+/// A stored property added to one of these messages must be written by the
+/// writer too: with every optional set, each message writes one member per
+/// stored property (`Mirror` counts them).
+@Suite struct WireJSONWriterCoverageTests {
+    func memberCount(_ value: some WireJSONWritable) throws -> Int {
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(value.wireJSON())) as? [String: Any])
+        return object.count
+    }
+
+    @Test func everyStoredPropertyIsWritten() throws {
+        let assignment = WireJSONWriterTests.assignment(evaluation: WireJSONWriterTests.evaluation,
+                                                        localSteps: WireJSONWriterTests.localSteps)
+        let answer = SubmitResultResponse(status: .rejected, reason: .leaseExpired, message: "late",
+                                          verification: .pending, next: assignment)
+        let retry = RetryLater(retryAfterSeconds: 1, reason: .unitsOutstanding, message: "wait")
+        let messages: [(String, any WireJSONWritable, Int)] = [
+            ("Assignment", assignment, Mirror(reflecting: assignment).children.count),
+            ("UnitDataSpec", assignment.data, Mirror(reflecting: assignment.data).children.count),
+            ("ParameterVersion", assignment.parameters, Mirror(reflecting: assignment.parameters).children.count),
+            ("EvaluationSpec", WireJSONWriterTests.evaluation, Mirror(reflecting: WireJSONWriterTests.evaluation).children.count),
+            ("LocalStepsSpec", WireJSONWriterTests.localSteps, Mirror(reflecting: WireJSONWriterTests.localSteps).children.count),
+            ("SubmitResultResponse", answer, Mirror(reflecting: answer).children.count),
+            ("RetryLater", retry, Mirror(reflecting: retry).children.count),
+        ]
+        for (name, message, properties) in messages {
+            #expect(try memberCount(message) == properties, "\(name): write(to:) in LeaseMessages+wireJSON.swift misses a member")
+        }
+    }
+}
