@@ -6,7 +6,7 @@ public struct TimeLimitExceeded: Error, CustomStringConvertible, Equatable {
     public var what: String
     public var limit: Duration
     public var description: String {
-        let seconds = Double(limit.components.seconds) + Double(limit.components.attoseconds) / 1e18
+        let seconds = limit.inSeconds
         return "\(what) did not answer within \(seconds == seconds.rounded() ? "\(Int(seconds))" : "\(seconds)") s"
     }
 }

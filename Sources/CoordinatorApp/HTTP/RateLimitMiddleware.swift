@@ -63,7 +63,7 @@ public struct RateLimitMiddleware: RouterMiddleware {
         guard let key = key(request, context), case .limited(let wait) = limiter.acquire(key, now: now()) else {
             return try await next(request, context)
         }
-        let seconds = max(1, Int(RateLimiter<ContinuousClock.Instant>.seconds(wait).rounded(.up)))
+        let seconds = max(1, Int(wait.inSeconds.rounded(.up)))
         context.logger.debug("rate limited: \(request.method) \(request.uri.path) (\(key)), retry in \(seconds) s")
         var response = try WireResponse.error(.tooManyRequests, code: Self.code,
                                               "too many \(subject): at most \(Self.describe(limiter.limit)); retry in \(seconds) s")

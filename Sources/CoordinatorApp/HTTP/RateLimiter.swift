@@ -75,7 +75,7 @@ public struct RateLimiter<Instant: InstantProtocol>: Sendable where Instant.Dura
     /// The bucket as it is at `now` (time never runs backwards for a bucket).
     private func refilled(_ bucket: Bucket, now: Instant) -> Bucket {
         guard now > bucket.updated else { return bucket }
-        let elapsed = Self.seconds(bucket.updated.duration(to: now))
+        let elapsed = bucket.updated.duration(to: now).inSeconds
         return Bucket(tokens: min(limit.capacity, bucket.tokens + elapsed * limit.ratePerSecond), updated: now)
     }
 
@@ -90,10 +90,5 @@ public struct RateLimiter<Instant: InstantProtocol>: Sendable where Instant.Dura
         }
         // Next sweep once the map has doubled (amortised O(1) per call), never past maxKeys.
         sweepAt = min(maxKeys, max(1024, 2 * buckets.count))
-    }
-
-    static func seconds(_ duration: Duration) -> Double {
-        let (seconds, attoseconds) = duration.components
-        return Double(seconds) + Double(attoseconds) * 1e-18
     }
 }

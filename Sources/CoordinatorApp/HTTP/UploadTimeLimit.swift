@@ -140,8 +140,8 @@ final class TimedRequestBody: AsyncSequence, @unchecked Sendable {
             if let nearest = deadline, nearest.at <= at { return }
             deadline = (at, why())
         }
-        consider(idle.map { now + $0 }, UploadTimedOut(limit: "idle", seconds: Self.seconds(idle!)))
-        consider(total.map { start + $0 }, UploadTimedOut(limit: "total", seconds: Self.seconds(total!)))
+        consider(idle.map { now + $0 }, UploadTimedOut(limit: "idle", seconds: idle!.inSeconds))
+        consider(total.map { start + $0 }, UploadTimedOut(limit: "total", seconds: total!.inSeconds))
         guard let deadline else { return try await read() }
         // The read runs in a task of its own, left behind (cancelled) when late: its stream
         // ends, and the connection goes after the 408.
@@ -161,7 +161,6 @@ final class TimedRequestBody: AsyncSequence, @unchecked Sendable {
         return chunk
     }
 
-    static func seconds(_ duration: Duration) -> Double { RateLimiter<ContinuousClock.Instant>.seconds(duration) }
 }
 
 extension CoordinatorContext {

@@ -257,6 +257,7 @@ public actor Coordinator {
     /// Applies the run's current step; false when one of its results was
     /// lost from the blob store (its unit is computed again first).
     private func apply(record: RunRecord) async throws -> Bool {
+        let started = ContinuousClock.now
         let engine = try await engine(for: record)
         let step = record.currentStep
         let results = try await steps.acceptedResults(run: record.id, step: step)
@@ -315,7 +316,9 @@ public actor Coordinator {
         }
         workSignal.signal()  // the next step's units are pending
         if checkpoint { try await prune(run: record.id, checkpoint: version) }
-        logger.info("\(String(format: "run %d step %d: loss %.4f", record.id, version, trainLoss))")
+        // Every worker waits while a step is applied: how long it took is in the line.
+        let took = ContinuousClock.now - started
+        logger.info("\(String(format: "run %d step %d: loss %.4f (applied in %.0f ms)", record.id, version, trainLoss, took.inSeconds * 1e3))")
         stepObserved(run: record.id, tokens: tokens)
         return true
     }
