@@ -160,7 +160,6 @@ final class TimedRequestBody: AsyncSequence, @unchecked Sendable {
         if chunk == nil { finished = true }
         return chunk
     }
-
 }
 
 extension CoordinatorContext {

@@ -315,9 +315,9 @@ public actor Coordinator {
             throw error
         }
         workSignal.signal()  // the next step's units are pending
-        if checkpoint { try await prune(run: record.id, checkpoint: version) }
-        // Every worker waits while a step is applied: how long it took is in the line.
+        // Every worker waited this long for the step (pruning below keeps no one waiting).
         let took = ContinuousClock.now - started
+        if checkpoint { try await prune(run: record.id, checkpoint: version) }
         logger.info("\(String(format: "run %d step %d: loss %.4f (applied in %.0f ms)", record.id, version, trainLoss, took.inSeconds * 1e3))")
         stepObserved(run: record.id, tokens: tokens)
         return true
