@@ -17,7 +17,6 @@ import Wire
 /// and a run). Plain
 /// HTTP: load.sh starts that coordinator with `--insecure-http`, so the
 /// benchmark measures the lease/submit path rather than TLS handshakes.
-@main
 struct LoadTest: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "koinon-loadtest", abstract: "Lease → submit cycles from N simulated workers against a coordinator.")
