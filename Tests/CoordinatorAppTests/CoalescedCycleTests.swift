@@ -61,6 +61,54 @@ import Wire
         }
     }
 
+    /// A result that asks for the worker's next unit gets it from the statement that records
+    /// the result (migration 0009): accepted results each get a pending unit of their own, the
+    /// result that completes the step and results once nothing is pending get none.
+    @Test func resultsClaimTheirWorkersNextUnitsInTheirOwnStatement() async throws {
+        try await TestDatabase.withFresh(migrated: true) { db in
+            let blobs = try BlobStore(root: try TestDatabase.scratchDirectory("blobs"))
+            let coordinator = Coordinator(db: db.client, blobs: blobs, settings: CoordinatorSettings(), logger: Logger(label: "test"))
+            let run = try await coordinator.createRun(yaml: Self.yaml, baseDirectory: TinyRun.directory)
+            var workers: [UUID] = []
+            for i in 0..<24 {
+                workers.append(try await coordinator.workers.register(name: "w\(i)", backend: "cpu", threads: 1, version: "0", address: "").id)
+            }
+            let zeros = Data(TensorPayload(values: [Float](repeating: 0, count: try await coordinator.runInfo(run).parameterCount)).encoded())
+            let sha = try blobs.put(zeros)
+            var grants: [(UUID, LeaseGrant)] = []
+            for worker in workers {
+                grants.append((worker, try #require(try await coordinator.leases.claim(worker: worker, leaseSeconds: 60, maxCopies: 1))))
+            }
+            // 24 units are still pending; a claim told that pending units were just tried leaves them.
+            #expect(try await coordinator.leases.claim(worker: workers[0], leaseSeconds: 60, maxCopies: 1, pendingTried: true) == nil)
+            func submitAll(_ held: [(UUID, LeaseGrant)]) async throws -> [(UUID, SubmitOutcome, LeaseGrant?)] {
+                try await withThrowingTaskGroup(of: (UUID, SubmitOutcome, LeaseGrant?).self) { group in
+                    for (worker, grant) in held {
+                        group.addTask {
+                            let (outcome, next) = try await coordinator.leases.submitClaimingNext(
+                                lease: grant.leaseID, worker: worker, payload: sha, loss: 1, tokens: 16, nextLeaseSeconds: 60)
+                            return (worker, outcome, next)
+                        }
+                    }
+                    return try await group.reduce(into: []) { $0.append($1) }
+                }
+            }
+            // Round one: every result accepted, each bringing one of the 24 pending units.
+            let first = try await submitAll(grants)
+            #expect(first.allSatisfy { $0.1 == .accepted(stepComplete: false) })
+            let nextUnits = first.compactMap(\.2)
+            #expect(nextUnits.count == 24)
+            #expect(Set(nextUnits.map(\.unit)) == Set(24..<48))
+            #expect(nextUnits.allSatisfy { $0.runID == run && $0.step == 0 && !$0.isBackup })
+            // The claimed units are leased like any other: their results are accepted.
+            let second = try await submitAll(first.map { ($0.0, try #require($0.2)) })
+            #expect(second.filter { $0.1 == .accepted(stepComplete: true) }.count == 1)
+            #expect(second.filter { $0.1 == .accepted(stepComplete: false) }.count == 23)
+            // Nothing was pending (nor is, until the step is applied): no result brought a unit.
+            #expect(second.allSatisfy { $0.2 == nil })
+        }
+    }
+
     @Test func aResultThatFailsInsideABatchFailsAloneAndTheOthersAreRecorded() async throws {
         try await TestDatabase.withFresh(migrated: true) { db in
             let blobs = try BlobStore(root: try TestDatabase.scratchDirectory("blobs"))

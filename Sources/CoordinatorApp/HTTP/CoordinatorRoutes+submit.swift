@@ -24,12 +24,18 @@ extension CoordinatorRoutes {
             let wanted = name.lowercased()
             return request.headers.first { $0.name.canonicalName == wanted }?.value
         }
-        // A 200 answer carries the worker's next unit when it asked for one (Koinon-Next-Lease).
+        // A 200 answer carries the worker's next unit when it asked for one (Koinon-Next-Lease):
+        // a pending unit is claimed in the statement that records an accepted result.
         let nextLease = NextLease.request(from: header(NextLease.header))
+        let signal = coordinator.workSignal, seen = signal.generation
+        let claimWithResult = nextLease != nil && !signal.knownIdle()
+        var claimed: (tried: Bool, grant: LeaseGrant?) = (false, nil)
         // (Not when this result completed its step: nothing is left to claim until the step is applied.)
         func respond(_ answer: SubmitResultResponse, completedStep: Bool) async throws -> Response {
             var answer = answer
-            if let nextLease, !completedStep { answer.next = await next(worker: worker, nextLease) }
+            if let nextLease, !completedStep {
+                answer.next = await next(worker: worker, nextLease, claimed: claimed, seen: seen)
+            }
             return try WireResponse.json(answer)
         }
         let metadata: ResultMetadata
@@ -84,10 +90,12 @@ extension CoordinatorRoutes {
         let suspicious = !unit.isEvaluation
             && coordinator.pointsAgainstItsStep(run: unit.run, step: unit.step, values: payload.values, norm: norm)
         let replicate = suspicious || coordinator.drawsReplica(standing)
-        let outcome = try await coordinator.leases.submit(lease: lease, worker: worker, payload: sha, loss: metadata.loss,
-                                                          tokens: metadata.tokenCount, replicate: replicate,
-                                                          replicateDuplicates: coordinator.settings.trust.replicates,
-                                                          distinctAddresses: coordinator.settings.replicasFromDistinctAddresses)
+        let (outcome, grant) = try await coordinator.leases.submitClaimingNext(
+            lease: lease, worker: worker, payload: sha, loss: metadata.loss, tokens: metadata.tokenCount, replicate: replicate,
+            replicateDuplicates: coordinator.settings.trust.replicates,
+            distinctAddresses: coordinator.settings.replicasFromDistinctAddresses,
+            nextLeaseSeconds: claimWithResult ? leaseSeconds : nil)
+        if claimWithResult, case .accepted(stepComplete: false) = outcome { claimed = (true, grant) }
         if case .accepted = outcome, !unit.isEvaluation { coordinator.normAccepted(run: unit.run, norm: norm) }
         if case .compare = outcome {
             let settlement = try await coordinator.settle(run: unit.run, step: unit.step, unit: unit.unit)
@@ -98,15 +106,22 @@ extension CoordinatorRoutes {
                                 verification: unit.isEvaluation ? nil : .unreplicated, respond: respond, rejected: rejected)
     }
 
-    /// The worker's next unit, asked for with its result. The result is recorded whatever
-    /// happens here: a claim that fails only leaves the worker to ask `POST /v1/leases`.
-    func next(worker: UUID, _ request: LeaseRequest) async -> Assignment? {
-        // A look that just found nothing, with no work since, spares this one its statements.
-        let signal = coordinator.workSignal, seen = signal.generation
-        if signal.knownIdle() { return nil }
+    /// The worker's next unit, asked for with its result: the one `claimed` with the result
+    /// (in the statement that recorded it), else other work (any work, where no claim was
+    /// `tried`). The result is recorded whatever happens here: a claim that fails here only
+    /// leaves the worker to ask `POST /v1/leases`.
+    func next(worker: UUID, _ request: LeaseRequest, claimed: (tried: Bool, grant: LeaseGrant?),
+              seen: UInt64) async -> Assignment? {
+        let signal = coordinator.workSignal
         do {
+            if let grant = claimed.grant {
+                return try await assign(grant, worker: worker, acceptsLocalSteps: request.acceptsLocalSteps == true)
+            }
+            // A look that just found nothing, with no work since, spares this one its statements.
+            if signal.knownIdle() { return nil }
             let assigned = try await claimAssignment(worker: worker, acceptsEvaluation: request.acceptsEvaluation == true,
-                                                     acceptsLocalSteps: request.acceptsLocalSteps == true)
+                                                     acceptsLocalSteps: request.acceptsLocalSteps == true,
+                                                     pendingTried: claimed.tried)
             if assigned == nil, request.acceptsEvaluation == true { signal.foundNothing(since: seen) }
             return assigned
         } catch {

@@ -124,13 +124,22 @@ public struct CoordinatorRoutes: Sendable {
     /// A unit for the worker if one is free now (pending, a replica, a straggler's backup, an evaluation).
     /// A local-steps unit claimed for a worker that does not compute them goes
     /// straight back to the queue, and the worker is told to upgrade (`UnsupportedUnit`).
-    func claimAssignment(worker: UUID, acceptsEvaluation: Bool, acceptsLocalSteps: Bool) async throws -> Assignment? {
+    /// `pendingTried`: a pending unit was just claimed for this worker without success (with its result).
+    func claimAssignment(worker: UUID, acceptsEvaluation: Bool, acceptsLocalSteps: Bool,
+                         pendingTried: Bool = false) async throws -> Assignment? {
         guard let grant = try await coordinator.leases.claim(worker: worker, leaseSeconds: leaseSeconds,
                                                              maxCopies: coordinator.settings.maxCopies,
                                                              backupAfterSeconds: coordinator.settings.backupAfterSeconds,
                                                              evaluation: acceptsEvaluation,
-                                                             distinctAddresses: coordinator.settings.replicasFromDistinctAddresses)
+                                                             distinctAddresses: coordinator.settings.replicasFromDistinctAddresses,
+                                                             pendingTried: pendingTried)
         else { return nil }
+        return try await assign(grant, worker: worker, acceptsLocalSteps: acceptsLocalSteps)
+    }
+
+    /// The assignment of a unit leased to `worker`; a local-steps unit for a worker that
+    /// cannot compute them goes back to the queue (and the worker is told so).
+    func assign(_ grant: LeaseGrant, worker: UUID, acceptsLocalSteps: Bool) async throws -> Assignment {
         let assigned = assignment(grant, try await coordinator.runInfo(grant.runID))
         if assigned.localSteps != nil, !acceptsLocalSteps {
             _ = try await coordinator.leases.release(lease: grant.leaseID, worker: worker)

@@ -65,7 +65,7 @@ public struct LeaseRepository: Sendable {
     let db: Database
     let logger: Logger
     private let pendingClaims: Coalescer<PendingClaim, LeaseGrant?>
-    private let submissions: Coalescer<Submission, SubmitOutcome>
+    private let submissions: Coalescer<Submission, (SubmitOutcome, LeaseGrant?)>
     private let otherWorkProbes: Coalescer<Double, OtherWork>
     private let submissionLookups: Coalescer<SubmissionKey, SubmissionContext?>
 
@@ -94,9 +94,11 @@ public struct LeaseRepository: Sendable {
     /// none is pending, a backup copy of the unit whose oldest lease is oldest
     /// (fewer than `maxCopies` active leases, none held by this worker).
     /// Then, for a worker that computes them, the oldest pending evaluation unit.
+    /// `pendingTried`: a claim of a pending unit just found none (with the worker's result), so
+    /// only the other kinds of work are looked for.
     public func claim(worker: UUID, leaseSeconds: Double, maxCopies: Int, backupAfterSeconds: Double = 0,
-                      evaluation: Bool = false, distinctAddresses: Bool = true) async throws -> LeaseGrant? {
-        if let grant = try await claimPending(worker: worker, leaseSeconds: leaseSeconds) { return grant }
+                      evaluation: Bool = false, distinctAddresses: Bool = true, pendingTried: Bool = false) async throws -> LeaseGrant? {
+        if !pendingTried, let grant = try await claimPending(worker: worker, leaseSeconds: leaseSeconds) { return grant }
         // Nothing pending (a step's tail, when every idle worker asks): one shared look says
         // whether any other kind of work exists before each worker looks for its own.
         let other = try await otherWorkProbes(backupAfterSeconds)
@@ -365,9 +367,25 @@ public struct LeaseRepository: Sendable {
     /// With `replicateDuplicates`, so does a payload that is another unit's result (a replay).
     public func submit(lease: UUID, worker: UUID, payload: String, loss: Double, tokens: Int, replicate: Bool = false,
                        replicateDuplicates: Bool = false, distinctAddresses: Bool = true) async throws -> SubmitOutcome {
+        try await submitClaimingNext(lease: lease, worker: worker, payload: payload, loss: loss, tokens: tokens,
+                                     replicate: replicate, replicateDuplicates: replicateDuplicates,
+                                     distinctAddresses: distinctAddresses, nextLeaseSeconds: nil).outcome
+    }
+
+    /// Records a result and, with `nextLeaseSeconds`, claims the worker's next
+    /// pending unit in the same statement when the result is accepted without
+    /// completing its step (the worker asked for it with the result). The
+    /// grant is nil when none was asked for or none is pending: the caller
+    /// then looks for other work (`claim(…, pendingTried: true)`). The claim is
+    /// part of the results' statement: should it fail, the batch's results
+    /// are recorded again one by one, each with its claim (`submit(_:db:logger:)`).
+    public func submitClaimingNext(lease: UUID, worker: UUID, payload: String, loss: Double, tokens: Int,
+                                   replicate: Bool = false, replicateDuplicates: Bool = false, distinctAddresses: Bool = true,
+                                   nextLeaseSeconds: Double?) async throws -> (outcome: SubmitOutcome, next: LeaseGrant?) {
         try await submissions(Submission(lease: lease, worker: worker, payload: payload, loss: loss, tokens: tokens,
                                          replicate: replicate, replicateDuplicates: replicateDuplicates,
-                                         distinctAddresses: distinctAddresses))
+                                         distinctAddresses: distinctAddresses,
+                                         next: nextLeaseSeconds.map { PendingClaim(lease: UUID(), worker: worker, leaseSeconds: $0) }))
     }
 
     /// A result to record (the arguments of `koinon_submit`).
@@ -380,6 +398,8 @@ public struct LeaseRepository: Sendable {
         var replicate: Bool
         var replicateDuplicates: Bool
         var distinctAddresses: Bool
+        /// The worker's next unit, claimed if the result is accepted without completing its step.
+        var next: PendingClaim? = nil
     }
 
     /// A batch of results in one statement. Should it fail as a whole (say a
@@ -388,12 +408,12 @@ public struct LeaseRepository: Sendable {
     /// `koinon_submit` gives a result the same answer whenever it comes.
     /// (Not when the database is unavailable or not answering: each would
     /// only wait as long again. The workers hand those results in again.)
-    static func submit(_ batch: [Submission], db: Database, logger: Logger) async -> [Result<SubmitOutcome, any Error>] {
+    static func submit(_ batch: [Submission], db: Database, logger: Logger) async -> [Result<(SubmitOutcome, LeaseGrant?), any Error>] {
         do {
             return try await record(batch, db: db, logger: logger).map { .success($0) }
         } catch where batch.count > 1 && !Database.isUnavailable(error) {
             logger.debug("a batch of \(batch.count) results failed (\(Database.describe(error))); recording them one by one")
-            var out: [Result<SubmitOutcome, any Error>] = []
+            var out: [Result<(SubmitOutcome, LeaseGrant?), any Error>] = []
             for one in batch {
                 do { out.append(.success(try await record([one], db: db, logger: logger)[0])) } catch { out.append(.failure(error)) }
             }
@@ -403,11 +423,17 @@ public struct LeaseRepository: Sendable {
         }
     }
 
-    private static func record(_ batch: [Submission], db: Database, logger: Logger) async throws -> [SubmitOutcome] {
-        var outcomes = [SubmitOutcome?](repeating: nil, count: batch.count)
-        for try await (n, outcome, detail, complete) in try await db.execute(SubmitResults(results: batch), logger: logger) {
+    private static func record(_ batch: [Submission], db: Database, logger: Logger) async throws -> [(SubmitOutcome, LeaseGrant?)] {
+        var outcomes = [(SubmitOutcome, LeaseGrant?)?](repeating: nil, count: batch.count)
+        for try await (n, outcome, detail, complete, lease, run, step, unit, deadline, sha)
+            in try await db.execute(SubmitResults(results: batch), logger: logger) {
             guard (1...batch.count).contains(n) else { continue }
-            outcomes[n - 1] = Self.outcome(outcome, detail: detail, stepComplete: complete)
+            var grant: LeaseGrant?
+            if let lease, let run, let step, let unit, let deadline, let sha {
+                grant = LeaseGrant(leaseID: lease, runID: run, step: step, unit: unit, isBackup: false, deadline: deadline,
+                                   parametersSHA256: sha)
+            }
+            outcomes[n - 1] = (Self.outcome(outcome, detail: detail, stepComplete: complete), grant)
         }
         return try outcomes.map { outcome in
             guard let outcome else { throw EngineError("koinon_submit returned no row for a result") }

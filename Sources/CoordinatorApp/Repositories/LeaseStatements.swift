@@ -8,44 +8,12 @@ import PostgresNIO
 /// Leases the lowest pending units of active runs' current steps, one to
 /// each worker of a batch (see LeaseRepository.claimPending): $1 lease ids,
 /// $2 workers, $3 lease seconds, one per claim. Banned and quarantined
-/// workers get nothing; a claim left without a unit has no row.
+/// workers get nothing; a claim left without a unit has no row. (Migration
+/// 0009's `koinon_claim_pending`, which results' statements call too.)
 struct ClaimPendingUnits: PostgresPreparedStatement {
     static let sql = """
-        WITH wanted AS (
-            -- The claims of workers free to work, in order, as arrays.
-            SELECT array_agg(c.lease ORDER BY c.n) AS leases, array_agg(c.worker ORDER BY c.n) AS workers,
-                   array_agg(c.seconds ORDER BY c.n) AS seconds
-            FROM unnest($1::uuid[], $2::uuid[], $3::float8[]) WITH ORDINALITY AS c(lease, worker, seconds, n)
-            WHERE EXISTS (SELECT 1 FROM workers w WHERE w.id = c.worker AND w.ban_reason IS NULL
-                          AND (w.quarantined_until IS NULL OR w.quarantined_until <= now()))),
-        target AS MATERIALIZED (
-            -- Run by run, the lowest pending units of its current step: an ordered
-            -- scan of units_pending that stops once it has enough unlocked rows (a
-            -- join sorted afterwards reads every pending unit of the step: 3.5 ms
-            -- at 4,000 units instead of 0.2 ms).
-            SELECT t.run_id, t.step, t.unit
-            FROM (SELECT id, current_step FROM runs WHERE state = 'active' ORDER BY id) r,
-            LATERAL (SELECT u.run_id, u.step, u.unit FROM units u
-                     WHERE u.run_id = r.id AND u.step = r.current_step AND u.state = 'pending' AND u.kind = 'train'
-                     ORDER BY u.unit LIMIT cardinality($1::uuid[]) FOR UPDATE SKIP LOCKED) t
-            LIMIT cardinality($1::uuid[])),
-        paired AS (
-            -- Unit i to claim i, side by side (unnest pads the shorter list with NULLs). A
-            -- join on row numbers instead was planned as a nested loop: 100 ms for 256 claims.
-            SELECT p.* FROM wanted w,
-                (SELECT array_agg(run_id) AS runs, array_agg(step) AS steps, array_agg(unit) AS units FROM target) t,
-                unnest(t.runs, t.steps, t.units, w.leases, w.workers, w.seconds) AS p(run_id, step, unit, lease, worker, seconds)
-            WHERE p.run_id IS NOT NULL AND p.lease IS NOT NULL),
-        claimed AS (
-            UPDATE units u SET state = 'leased' FROM paired p
-            WHERE u.run_id = p.run_id AND u.step = p.step AND u.unit = p.unit
-            RETURNING u.run_id, u.step, u.unit, p.lease, p.worker, p.seconds),
-        lease AS (
-            INSERT INTO leases (id, run_id, step, unit, worker_id, is_backup, deadline)
-            SELECT lease, run_id, step, unit, worker, false, now() + make_interval(secs => seconds) FROM claimed
-            RETURNING id, run_id, step, unit, deadline)
-        SELECT l.id, l.run_id, l.step, l.unit, l.deadline, p.parameters_sha256
-        FROM lease l JOIN parameter_versions p ON p.run_id = l.run_id AND p.version = l.step
+        SELECT lease_id, run_id, step, unit, deadline, parameters_sha256
+        FROM koinon_claim_pending($1::uuid[], $2::uuid[], $3::float8[])
         """
     typealias Row = (UUID, Int, Int, Int, Date, String)
     var leases: [UUID]
@@ -112,14 +80,19 @@ struct ClaimEvaluationUnit: PostgresPreparedStatement {
 
 /// Records a batch of results in one statement and one commit (migration
 /// 0006's `koinon_submit_batch`, planned once per connection since 0008: the common case set-wise, the rest through
-/// 0004's `koinon_submit` one by one): one row per result, `n` its position
-/// in the batch from 1 (rows in no particular order).
+/// 0004's `koinon_submit` one by one), and claims in the same statement the
+/// next unit of each result accepted without completing its step whose
+/// worker asked for one (0009's `koinon_submit_and_claim`): one row per
+/// result, `n` its position in the batch from 1 (rows in no particular
+/// order), the claimed unit's columns NULL where none was asked or found.
 struct SubmitResults: PostgresPreparedStatement {
     static let sql = """
-        SELECT n, outcome, detail, step_complete
-        FROM koinon_submit_batch($1::uuid[], $2::uuid[], $3::text[], $4::float8[], $5::int8[], $6::bool[], $7::bool[], $8::bool[])
+        SELECT n, outcome, detail, step_complete, next_lease, next_run, next_step, next_unit, next_deadline,
+               next_parameters_sha256
+        FROM koinon_submit_and_claim($1::uuid[], $2::uuid[], $3::text[], $4::float8[], $5::int8[], $6::bool[], $7::bool[],
+                                     $8::bool[], $9::bool[], $10::uuid[], $11::float8[])
         """
-    typealias Row = (Int, String, String?, Bool)
+    typealias Row = (Int, String, String?, Bool, UUID?, Int?, Int?, Int?, Date?, String?)
     var results: [LeaseRepository.Submission]
 
     func makeBindings() throws -> PostgresBindings {
@@ -132,6 +105,10 @@ struct SubmitResults: PostgresPreparedStatement {
         bindings.append(results.map(\.replicate))
         bindings.append(results.map(\.replicateDuplicates))
         bindings.append(results.map(\.distinctAddresses))
+        // Results that ask for no unit have a lease id and length no claim uses.
+        bindings.append(results.map { $0.next != nil })
+        bindings.append(results.map { $0.next?.lease ?? $0.lease })
+        bindings.append(results.map { $0.next?.leaseSeconds ?? 0 })
         return bindings
     }
 
