@@ -13,17 +13,33 @@ import Wire
         .replacingOccurrences(of: "global_sequences: 6", with: "global_sequences: 48")
         .replacingOccurrences(of: "sequences_per_unit: 2", with: "sequences_per_unit: 1")
 
-    @Test func concurrentClaimsGetDistinctUnitsAndConcurrentResultsCompleteTheStepOnce() async throws {
-        try await TestDatabase.withFresh(migrated: true) { db in
+    /// What each test starts from: a fresh database's coordinator, a run of `yaml` (its
+    /// first step open), `workers` registered workers and the blob of an all-zero result.
+    struct Start {
+        var coordinator: Coordinator
+        var run: Int
+        var workers: [UUID]
+        var zeros: String
+    }
+
+    static func withStart(workers count: Int, function: String = #function,
+                          _ body: (Start) async throws -> Void) async throws {
+        try await TestDatabase.withFresh(migrated: true, function: function) { db in
             let blobs = try BlobStore(root: try TestDatabase.scratchDirectory("blobs"))
             let coordinator = Coordinator(db: db.client, blobs: blobs, settings: CoordinatorSettings(), logger: Logger(label: "test"))
             let run = try await coordinator.createRun(yaml: Self.yaml, baseDirectory: TinyRun.directory)
             var workers: [UUID] = []
-            for i in 0..<60 {
+            for i in 0..<count {
                 workers.append(try await coordinator.workers.register(name: "w\(i)", backend: "cpu", threads: 1, version: "0", address: "").id)
             }
             let zeros = Data(TensorPayload(values: [Float](repeating: 0, count: try await coordinator.runInfo(run).parameterCount)).encoded())
-            let sha = try blobs.put(zeros)
+            try await body(Start(coordinator: coordinator, run: run, workers: workers, zeros: try blobs.put(zeros)))
+        }
+    }
+
+    @Test func concurrentClaimsGetDistinctUnitsAndConcurrentResultsCompleteTheStepOnce() async throws {
+        try await Self.withStart(workers: 60) { start in
+            let (coordinator, run, workers, sha) = (start.coordinator, start.run, start.workers, start.zeros)
             // 60 workers ask at once for 48 units: each unit goes to exactly one of them.
             let grants = try await withThrowingTaskGroup(of: (UUID, LeaseGrant?).self) { group in
                 for worker in workers {
@@ -65,16 +81,8 @@ import Wire
     /// the result (migration 0009): accepted results each get a pending unit of their own, the
     /// result that completes the step and results once nothing is pending get none.
     @Test func resultsClaimTheirWorkersNextUnitsInTheirOwnStatement() async throws {
-        try await TestDatabase.withFresh(migrated: true) { db in
-            let blobs = try BlobStore(root: try TestDatabase.scratchDirectory("blobs"))
-            let coordinator = Coordinator(db: db.client, blobs: blobs, settings: CoordinatorSettings(), logger: Logger(label: "test"))
-            let run = try await coordinator.createRun(yaml: Self.yaml, baseDirectory: TinyRun.directory)
-            var workers: [UUID] = []
-            for i in 0..<24 {
-                workers.append(try await coordinator.workers.register(name: "w\(i)", backend: "cpu", threads: 1, version: "0", address: "").id)
-            }
-            let zeros = Data(TensorPayload(values: [Float](repeating: 0, count: try await coordinator.runInfo(run).parameterCount)).encoded())
-            let sha = try blobs.put(zeros)
+        try await Self.withStart(workers: 24) { start in
+            let (coordinator, run, workers, sha) = (start.coordinator, start.run, start.workers, start.zeros)
             var grants: [(UUID, LeaseGrant)] = []
             for worker in workers {
                 grants.append((worker, try #require(try await coordinator.leases.claim(worker: worker, leaseSeconds: 60, maxCopies: 1))))
@@ -110,13 +118,8 @@ import Wire
     }
 
     @Test func aResultThatFailsInsideABatchFailsAloneAndTheOthersAreRecorded() async throws {
-        try await TestDatabase.withFresh(migrated: true) { db in
-            let blobs = try BlobStore(root: try TestDatabase.scratchDirectory("blobs"))
-            let coordinator = Coordinator(db: db.client, blobs: blobs, settings: CoordinatorSettings(), logger: Logger(label: "test"))
-            let run = try await coordinator.createRun(yaml: Self.yaml, baseDirectory: TinyRun.directory)
-            let worker = try await coordinator.workers.register(name: "w", backend: "cpu", threads: 1, version: "0", address: "").id
-            let zeros = Data(TensorPayload(values: [Float](repeating: 0, count: try await coordinator.runInfo(run).parameterCount)).encoded())
-            let sha = try blobs.put(zeros)
+        try await Self.withStart(workers: 1) { start in
+            let (coordinator, worker, sha) = (start.coordinator, start.workers[0], start.zeros)
             var grants: [LeaseGrant] = []
             for _ in 0..<24 { grants.append(try #require(try await coordinator.leases.claim(worker: worker, leaseSeconds: 60, maxCopies: 1))) }
             // One result's token count does not fit the table's column: PostgreSQL refuses the
