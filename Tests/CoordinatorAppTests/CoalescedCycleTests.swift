@@ -147,4 +147,43 @@ import Wire
                     == .accepted(stepComplete: false))
         }
     }
+
+    /// A batch whose statement fails is recorded again result by result, each with the
+    /// claim its worker asked for: the accepted results still bring their next units.
+    @Test func aFailedBatchRecordedOneByOneStillClaimsEachResultsNextUnit() async throws {
+        try await Self.withStart(workers: 12) { start in
+            let (coordinator, workers, sha) = (start.coordinator, start.workers, start.zeros)
+            var grants: [(UUID, LeaseGrant)] = []
+            for worker in workers {
+                grants.append((worker, try #require(try await coordinator.leases.claim(worker: worker, leaseSeconds: 60, maxCopies: 1))))
+            }
+            // Result 3's token count does not fit the table's column: its batch fails as a whole.
+            let outcomes = await withTaskGroup(of: (Int, Result<(SubmitOutcome, LeaseGrant?), any Error>).self) { group in
+                for (i, (worker, grant)) in grants.enumerated() {
+                    group.addTask {
+                        do {
+                            let answer = try await coordinator.leases.submitClaimingNext(
+                                lease: grant.leaseID, worker: worker, payload: sha, loss: 1, tokens: i == 3 ? Int.max : 16,
+                                nextLeaseSeconds: 60)
+                            return (i, .success((answer.outcome, answer.next)))
+                        } catch { return (i, .failure(error)) }
+                    }
+                }
+                return await group.reduce(into: [Int: Result<(SubmitOutcome, LeaseGrant?), any Error>]()) { $0[$1.0] = $1.1 }
+            }
+            var nextUnits: [Int] = []
+            for (i, outcome) in outcomes {
+                if i == 3 {
+                    #expect(throws: (any Error).self) { try outcome.get() }
+                } else {
+                    let (answer, next) = try outcome.get()
+                    #expect(answer == .accepted(stepComplete: false))
+                    nextUnits.append(try #require(next).unit)
+                }
+            }
+            // Eleven accepted results, eleven distinct units from the 36 still pending.
+            #expect(nextUnits.count == 11 && Set(nextUnits).count == 11)
+            #expect(nextUnits.allSatisfy { (12..<48).contains($0) })
+        }
+    }
 }
